@@ -1,0 +1,1 @@
+"""The operational database: SQLAlchemy models, engine and Alembic migrations."""

@@ -1,0 +1,206 @@
+"""SQLAlchemy 2 models of the operational store.
+
+History is kept by versioning: a change closes the current row (``valid_to`` set to the
+date the change takes effect) and adds a new one, so any past date can be asked about.
+A row is current while ``valid_to`` is NULL; it is in force on day D when
+``valid_from <= D`` and (``valid_to`` is NULL or ``D < valid_to``).
+
+Money is ``Numeric(14, 2)`` everywhere (never float).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+Money = Numeric(14, 2)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class DivisionRow(Base):
+    """A division: MCA codes to township level, villages from the synthetic province or rosters."""
+
+    __tablename__ = "divisions"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[int] = mapped_column(SmallInteger)
+    parent_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    area_type: Mapped[str] = mapped_column(String(5))
+    source: Mapped[str] = mapped_column(String(20), default="mca")
+
+
+class ImportRun(Base):
+    """One roster import (or synthetic load): what came in and what happened to it."""
+
+    __tablename__ = "imports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    file_name: Mapped[str] = mapped_column(String(500))
+    file_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    actor: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_new: Mapped[int] = mapped_column(Integer, default=0)
+    rows_updated: Mapped[int] = mapped_column(Integer, default=0)
+    rows_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    rejects_path: Mapped[str | None] = mapped_column(String(500))
+    summary: Mapped[str | None] = mapped_column(Text)
+
+
+class Household(Base):
+    """A household's lasting identity; what it looks like over time is in its versions."""
+
+    __tablename__ = "households"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_no: Mapped[str] = mapped_column(String(40), unique=True)
+    created_import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+
+
+class HouseholdVersion(Base):
+    __tablename__ = "household_versions"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    division_code: Mapped[str] = mapped_column(String(12))
+    address: Mapped[str | None] = mapped_column(String(300))
+    area_type: Mapped[str] = mapped_column(String(5))
+    head_citizen_id: Mapped[str] = mapped_column(String(18))
+    member_count: Mapped[int] = mapped_column(SmallInteger)
+    content_hash: Mapped[str] = mapped_column(String(32))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+
+    __table_args__ = (
+        Index("ix_household_versions_household", "household_id", "valid_to"),
+        Index("ix_household_versions_division", "division_code", "valid_to"),
+    )
+
+
+class Person(Base):
+    """A person's lasting identity: the citizen ID is unique and lifelong."""
+
+    __tablename__ = "persons"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    citizen_id: Mapped[str] = mapped_column(String(18), unique=True)
+
+
+class PersonVersion(Base):
+    __tablename__ = "person_versions"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    name: Mapped[str] = mapped_column(String(100))
+    sex: Mapped[str] = mapped_column(String(6))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    relation: Mapped[str] = mapped_column(String(12))
+    disability_kind: Mapped[str | None] = mapped_column(String(12))
+    disability_grade: Mapped[int | None] = mapped_column(SmallInteger)
+    self_care_failed_items: Mapped[int] = mapped_column(SmallInteger, default=0)
+    serious_illness: Mapped[bool] = mapped_column(Boolean, default=False)
+    schooling: Mapped[str] = mapped_column(String(12), default="none")
+    employment: Mapped[str | None] = mapped_column(String(12))
+    content_hash: Mapped[str] = mapped_column(String(32))
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+
+    __table_args__ = (
+        Index("ix_person_versions_person", "person_id", "valid_to"),
+        Index("ix_person_versions_household", "household_id", "valid_to"),
+    )
+
+
+class IncomeItem(Base):
+    """A person's monthly income of one kind (wage, business, property, transfer, unclassified)."""
+
+    __tablename__ = "income_items"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    kind: Mapped[str] = mapped_column(String(14))
+    monthly_amount: Mapped[Decimal] = mapped_column(Money)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+
+    __table_args__ = (Index("ix_income_items_person", "person_id", "valid_to"),)
+
+
+class PropertyItem(Base):
+    """A household's property of one kind (vehicles, extra_housing, business_registered, deposits)."""
+
+    __tablename__ = "property_items"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+
+    __table_args__ = (Index("ix_property_items_household", "household_id", "valid_to"),)
+
+
+class HouseholdCategory(Base):
+    """Membership of a household in a category (低保, 特困, …) from start_date until end_date."""
+
+    __tablename__ = "household_categories"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
+    category: Mapped[str] = mapped_column(String(20))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+    closed_import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+
+    __table_args__ = (
+        Index("ix_household_categories_household", "household_id", "end_date"),
+        Index("ix_household_categories_category", "category", "start_date"),
+    )
+
+
+class AuditEntry(Base):
+    """Append-only audit log: who saw or exported unmasked personal data, and why."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_ref: Mapped[str | None] = mapped_column(String(200))
+    division_code: Mapped[str | None] = mapped_column(String(12))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    detail: Mapped[str | None] = mapped_column(Text)
