@@ -5,7 +5,7 @@ date the change takes effect) and adds a new one, so any past date can be asked 
 A row is current while ``valid_to`` is NULL; it is in force on day D when
 ``valid_from <= D`` and (``valid_to`` is NULL or ``D < valid_to``).
 
-Money is ``Numeric(14, 2)`` everywhere (never float).
+Money is exact everywhere (never float): see :class:`Money`.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    Numeric,
     SmallInteger,
     String,
     Text,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from doudi.db.types import Money
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -37,8 +38,6 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-Money = Numeric(14, 2)
 
 
 class Base(DeclarativeBase):
@@ -150,7 +149,7 @@ class IncomeItem(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"))
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
     kind: Mapped[str] = mapped_column(String(14))
-    monthly_amount: Mapped[Decimal] = mapped_column(Money)
+    monthly_amount: Mapped[Decimal] = mapped_column(Money())
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
@@ -165,7 +164,7 @@ class PropertyItem(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id"))
     kind: Mapped[str] = mapped_column(String(24))
-    amount: Mapped[Decimal] = mapped_column(Money)
+    amount: Mapped[Decimal] = mapped_column(Money())
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))

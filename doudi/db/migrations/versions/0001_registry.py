@@ -12,6 +12,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from doudi.db.types import Money
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -144,7 +146,7 @@ def upgrade() -> None:
         sa.Column("person_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("household_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("kind", sa.String(length=14), nullable=False),
-        sa.Column("monthly_amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("monthly_amount", Money(), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=True),
         sa.Column("import_id", sa.Integer(), nullable=True),
@@ -201,7 +203,7 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("household_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("kind", sa.String(length=24), nullable=False),
-        sa.Column("amount", sa.Numeric(precision=14, scale=2), nullable=False),
+        sa.Column("amount", Money(), nullable=False),
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_to", sa.Date(), nullable=True),
         sa.Column("import_id", sa.Integer(), nullable=True),
