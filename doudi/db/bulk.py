@@ -1,0 +1,120 @@
+"""Bulk reads and writes between Arrow tables and the operational database.
+
+PostgreSQL gets COPY; SQLite gets executemany on the raw connection. Both run inside the
+caller's transaction. Rows are never looped over in ORM objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from sqlalchemy import Connection, text
+
+
+def fetch_arrow(
+    conn: Connection, sql: str, schema: pa.Schema, params: dict[str, Any] | None = None
+) -> pa.Table:
+    """Run a query and return its rows as an Arrow table of the given schema."""
+    result = conn.execute(text(sql), params or {})
+    rows = result.fetchall()
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    arrays = []
+    for raw_values, f in zip(columns, schema, strict=True):
+        values: list[Any] = list(raw_values)
+        if pa.types.is_date(f.type):
+            values = [
+                v if v is None or isinstance(v, dt.date) else dt.date.fromisoformat(str(v)) for v in values
+            ]
+        arrays.append(pa.array(values, type=f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def next_ids(conn: Connection, table: str, count: int) -> np.ndarray:
+    """Reserve ``count`` fresh primary keys for ``table`` (the caller holds the write lock)."""
+    start = conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one()
+    return np.arange(int(start) + 1, int(start) + 1 + count, dtype=np.int64)
+
+
+def lock_for_write(conn: Connection, tables: Sequence[str]) -> None:
+    """One writer at a time for the registry tables (SQLite serialises writers itself)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"LOCK TABLE {', '.join(tables)} IN SHARE ROW EXCLUSIVE MODE"))
+
+
+def _for_sqlite(col: pa.ChunkedArray) -> list[Any]:
+    t = col.type
+    if pa.types.is_date(t) or pa.types.is_decimal(t) or pa.types.is_timestamp(t):
+        return pc.cast(col, pa.string()).to_pylist()
+    if pa.types.is_boolean(t):
+        return pc.cast(col, pa.int8()).to_pylist()
+    return col.to_pylist()
+
+
+def insert_arrow(conn: Connection, table: str, data: pa.Table) -> int:
+    """Append all rows of ``data`` (columns named as in ``table``)."""
+    if data.num_rows == 0:
+        return 0
+    cols = data.column_names
+    if conn.dialect.name == "postgresql":
+        buf = io.BytesIO()
+        pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with (
+            raw.cursor() as cur,
+            cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv)") as copy,
+        ):
+            view = buf.getbuffer()
+            for start in range(0, len(view), 8 << 20):
+                copy.write(view[start : start + 8 << 20])
+        return data.num_rows
+    rows = list(zip(*(_for_sqlite(data.column(c)) for c in cols), strict=True))
+    placeholders = ", ".join("?" for _ in cols)
+    raw_conn = conn.connection.driver_connection
+    assert raw_conn is not None
+    cur = raw_conn.cursor()
+    try:
+        cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({placeholders})", rows)
+    finally:
+        cur.close()
+    return data.num_rows
+
+
+def close_rows(
+    conn: Connection, table: str, ids: np.ndarray, column: str, value: dt.date, **extra: Any
+) -> int:
+    """Set ``column`` (an end date) on the rows with these ids."""
+    if len(ids) == 0:
+        return 0
+    sets = ", ".join([f"{column} = :value", *(f"{k} = :{k}" for k in extra)])
+    id_list = [int(i) for i in ids]
+    if conn.dialect.name == "postgresql":
+        conn.execute(
+            text(f"UPDATE {table} SET {sets} WHERE id = ANY(:ids)"), {"value": value, "ids": id_list, **extra}
+        )
+    else:
+        conn.execute(
+            text(f"UPDATE {table} SET {sets} WHERE id = :id"),
+            [{"value": value.isoformat(), "id": i, **extra} for i in id_list],
+        )
+    return len(id_list)
+
+
+def reset_sequences(conn: Connection, tables: Sequence[str]) -> None:
+    """After explicit ids were written, move PostgreSQL's sequences past them."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        conn.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)"
+            )
+        )
