@@ -24,7 +24,7 @@ def fetch_arrow(
     """Run a query and return its rows as an Arrow table of the given schema."""
     result = conn.execute(text(sql), params or {})
     rows = result.fetchall()
-    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
     arrays = []
     for raw_values, f in zip(columns, schema, strict=True):
         values: list[Any] = list(raw_values)
@@ -87,24 +87,24 @@ def insert_arrow(conn: Connection, table: str, data: pa.Table) -> int:
     return data.num_rows
 
 
-def close_rows(
-    conn: Connection, table: str, ids: np.ndarray, column: str, value: dt.date, **extra: Any
-) -> int:
-    """Set ``column`` (an end date) on the rows with these ids."""
-    if len(ids) == 0:
-        return 0
+def close_where(
+    conn: Connection, table: str, key: str, keys: np.ndarray, column: str, value: dt.date, **extra: Any
+) -> None:
+    """Set an end date on the open rows (``column`` IS NULL) whose ``key`` is one of ``keys``."""
+    if len(keys) == 0:
+        return
     sets = ", ".join([f"{column} = :value", *(f"{k} = :{k}" for k in extra)])
-    id_list = [int(i) for i in ids]
+    key_list = [int(k) for k in keys]
     if conn.dialect.name == "postgresql":
         conn.execute(
-            text(f"UPDATE {table} SET {sets} WHERE id = ANY(:ids)"), {"value": value, "ids": id_list, **extra}
+            text(f"UPDATE {table} SET {sets} WHERE {column} IS NULL AND {key} = ANY(:keys)"),
+            {"value": value, "keys": key_list, **extra},
         )
     else:
         conn.execute(
-            text(f"UPDATE {table} SET {sets} WHERE id = :id"),
-            [{"value": value.isoformat(), "id": i, **extra} for i in id_list],
+            text(f"UPDATE {table} SET {sets} WHERE {column} IS NULL AND {key} = :k"),
+            [{"value": value.isoformat(), "k": k, **extra} for k in key_list],
         )
-    return len(id_list)
 
 
 def reset_sequences(conn: Connection, tables: Sequence[str]) -> None:

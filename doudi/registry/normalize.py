@@ -255,7 +255,7 @@ class Normalised:
 
     table: pa.Table
     problems: Problems
-    new_villages: dict[str, str]  # village code → name, for villages first seen in this roster
+    new_villages: dict[str, tuple[str, str]]  # code → (name, area_type) of villages first seen here
 
 
 def normalise_roster(raw: pa.Table, catalog: DivisionCatalog, *, as_of: dt.date) -> Normalised:
@@ -405,7 +405,7 @@ def normalise_roster(raw: pa.Table, catalog: DivisionCatalog, *, as_of: dt.date)
         raw.column("_row") if "_row" in raw.column_names else pa.array(np.arange(2, n + 2), pa.int32())
     )
     out["_sheet"] = raw.column("_sheet") if "_sheet" in raw.column_names else pa.array([""] * n, pa.string())
-    return Normalised(pa.table(out), p, {k: v[0] for k, v in new_villages.items()})
+    return Normalised(pa.table(out), p, new_villages)
 
 
 def _resolve_divisions(
