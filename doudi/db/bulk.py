@@ -32,6 +32,10 @@ def fetch_arrow(
             values = [
                 v if v is None or isinstance(v, dt.date) else dt.date.fromisoformat(str(v)) for v in values
             ]
+        elif pa.types.is_string(f.type):
+            values = [v if v is None or isinstance(v, str) else str(v) for v in values]
+        elif pa.types.is_boolean(f.type):
+            values = [None if v is None else bool(v) for v in values]
         arrays.append(pa.array(values, type=f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
