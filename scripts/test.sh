@@ -57,8 +57,9 @@ PG_BIN=""
 PG_STARTED=0
 
 as_pg_owner() {
-    # PostgreSQL refuses to run as root: when we are root, run its tools as the postgres user.
-    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    # PostgreSQL refuses to run as root: when we are root, run its tools as the postgres user
+    # (from /, since the postgres user may not be allowed into the current directory).
+    if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 cleanup() {
