@@ -64,8 +64,42 @@ REASONS: dict[int, str] = {
 
 # GB/T 2260 province-level codes (first two digits).
 PROVINCE_PREFIXES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82"
-    .split()
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+    ]
 )
 
 _EARLIEST_BIRTH = dt.date(1880, 1, 1)
@@ -312,8 +346,10 @@ def validate_citizen_ids(values: np.ndarray | list[str]) -> tuple[np.ndarray, np
 
 def _normalise_column(values: np.ndarray | list[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
     # NFKC folds full-width digits and letters to ASCII, as normalise_citizen_id does.
-    arr = values if isinstance(values, pa.Array | pa.ChunkedArray) else pa.array(
-        [None if v is None else str(v) for v in values], type=pa.string()
+    arr = (
+        values
+        if isinstance(values, pa.Array | pa.ChunkedArray)
+        else pa.array([None if v is None else str(v) for v in values], type=pa.string())
     )
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
@@ -327,9 +363,13 @@ def _normalise_column(values: np.ndarray | list[str] | pa.Array | pa.ChunkedArra
 def birth_dates_of(ids: np.ndarray) -> np.ndarray:
     """datetime64[D] birth dates of valid normalised IDs."""
     s = np.asarray(ids).astype("U18")
-    ymd = np.char.add(np.char.add(np.char.add(np.char.add(
-        np.array([x[6:10] for x in s]), "-"), np.array([x[10:12] for x in s])), "-"),
-        np.array([x[12:14] for x in s]))
+    ymd = np.char.add(
+        np.char.add(
+            np.char.add(np.char.add(np.array([x[6:10] for x in s]), "-"), np.array([x[10:12] for x in s])),
+            "-",
+        ),
+        np.array([x[12:14] for x in s]),
+    )
     return ymd.astype("datetime64[D]")
 
 

@@ -173,7 +173,9 @@ class DivisionCatalog:
         if level_of_code(code) is not Level.VILLAGE:
             raise DivisionError(code, "a village code has 12 digits", "村（社区）代码应为12位数字")
         if code[:9] not in self._by_code:
-            raise DivisionError(code, "its township is unknown", f"村（社区）代码的乡镇部分{code[:9]}不在行政区划目录中")
+            raise DivisionError(
+                code, "its township is unknown", f"村（社区）代码的乡镇部分{code[:9]}不在行政区划目录中"
+            )
         if area_type not in (URBAN, RURAL):
             raise ValueError(f"area_type must be urban or rural, not {area_type!r}")
         existing = self._by_code.get(code)

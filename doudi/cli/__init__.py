@@ -1,0 +1,1 @@
+"""The ``doudi`` command line: one module per command group, thin adapters over services."""

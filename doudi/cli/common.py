@@ -1,0 +1,48 @@
+"""Helpers shared by the command groups: settings, engine, dates, and user-facing errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+
+from doudi.db.engine import make_engine
+from doudi.db.migrate import upgrade
+from doudi.settings import Settings, get_settings
+
+console = Console()
+err_console = Console(stderr=True)
+log = logging.getLogger("doudi")
+
+
+def settings() -> Settings:
+    s = get_settings()
+    s.ensure_dirs()
+    return s
+
+
+def engine(s: Settings | None = None, *, migrate: bool = True) -> Engine:
+    """An engine on the configured database, migrated to the current schema first."""
+    s = s or settings()
+    if migrate:
+        upgrade(s.sqlalchemy_url)
+    return make_engine(s.sqlalchemy_url)
+
+
+def parse_day(value: str | None, option: str = "--as-of") -> dt.date:
+    if not value:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} 应为日期，格式如 2025-10-01，收到“{value}”。")
+    raise AssertionError  # unreachable: fail() exits
+
+
+def fail(message_zh: str, code: int = 2) -> None:
+    """Print one clear sentence for the user and exit non-zero."""
+    err_console.print(f"[bold red]错误：[/]{message_zh}")
+    raise typer.Exit(code)
