@@ -550,9 +550,15 @@ def _write_categories(
         _OPEN_CATEGORIES,
     )
     con.register("open_now", open_now)
-    con.register("w", w.select(["household_id", "categories", "category_start"]))
+    con.register("w", w.select(["household_id", "categories", "category_start", "known_id"]))
+    # A household seen for the first time brings its history (纳入日期); a category added to a
+    # household already registered starts when the change takes effect.
     listed = con.sql(
-        "SELECT household_id, unnest(string_split(categories, ',')) AS category, category_start FROM w"
+        f"""
+        SELECT household_id, unnest(string_split(categories, ',')) AS category,
+               CASE WHEN known_id IS NULL THEN category_start ELSE DATE '{as_of.isoformat()}' END AS category_start
+        FROM w
+        """
     ).to_arrow_table()
     con.register("listed", listed)
     to_open = con.sql(
