@@ -6,7 +6,8 @@ import logging
 
 import typer
 
-from doudi.cli import db, demo, registry
+from doudi.cli import db, registry
+from doudi.cli.demo import demo_cmd
 from doudi.settings import Settings
 
 app = typer.Typer(
@@ -14,7 +15,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db")
 app.add_typer(registry.app, name="registry")
-app.command("demo")(demo.demo)
+app.command("demo")(demo_cmd)
 
 
 @app.callback()

@@ -34,10 +34,10 @@ def import_roster_file(
     say("读取文件")
     roster = read_roster(path, extra_headers=extra_headers)
     if roster.table.num_rows == 0:
-        raise RosterFileError(f"{path}: no data rows", f"文件“{path.name}”中没有数据行，未导入任何内容。")
-    warnings = []
-    if roster.unmapped_headers:
-        warnings.append("以下列未识别，已忽略：" + "、".join(roster.unmapped_headers))
+        raise RosterFileError(
+            "empty", "no data rows", f"文件“{path.name}”中没有数据行，未导入任何内容。", path=path
+        )
+    warnings = list(roster.warnings)
     for sheet, row, reason in roster.skipped:
         where = f"工作表“{sheet}”" if sheet else ""
         warnings.append(f"{where}第{row}行已跳过：{reason}")
