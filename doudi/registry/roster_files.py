@@ -60,6 +60,7 @@ import io
 import logging
 import re
 import unicodedata
+import warnings
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -371,7 +372,7 @@ def _join_second_level(header: _Header, below: list[str], headers: HeaderMap) ->
 
 
 def _check_header(header: _Header, headers: HeaderMap, path: Path, sheet: str) -> None:
-    where_en = f"sheet {sheet!r}" if sheet else "the header"
+    where_en = f"sheet {sheet!r}, header row {header.row}" if sheet else f"header row {header.row}"
     where_zh = f"工作表“{sheet}”的表头" if sheet else "表头"
     seen: dict[str, int] = {}
     for col, name in enumerate(header.fields):
@@ -398,7 +399,7 @@ def _check_header(header: _Header, headers: HeaderMap, path: Path, sheet: str) -
     if missing:
         raise RosterFileError(
             "missing_columns",
-            f"{where_en} (row {header.row}) lacks required columns: {', '.join(missing)}",
+            f"{where_en} lacks required columns: {', '.join(missing)}",
             f"{where_zh}（第{header.row}行）缺少必需的列：{'；'.join(labels)}，请补上这些列后重新导入。",
             path=path,
             details=[f"第{header.row}行的表头：" + "、".join(_one_line(t) for t in header.texts if t)],
@@ -416,7 +417,7 @@ def _no_header_error(path: Path, headers: HeaderMap) -> RosterFileError:
         "no_header",
         f"no header row found in the first {HEADER_SEARCH_ROWS} rows "
         f"(a header names at least {MIN_HEADER_MATCHES} known columns)",
-        f"在文件前{HEADER_SEARCH_ROWS}行中没有找到表头：表头行应至少包含{expected}等列名中的"
+        f"在文件“{path.name}”的前{HEADER_SEARCH_ROWS}行中没有找到表头：表头行应至少包含{expected}等列名中的"
         f"{MIN_HEADER_MATCHES}个，请检查文件是否为花名册。",
         path=path,
         details=["可识别的列名：", *known],
@@ -868,6 +869,17 @@ def _csv_slow(
 def _read_xlsx(path: Path, headers: HeaderMap) -> RosterFile:
     from openpyxl import load_workbook  # imported here: costly, and only XLSX needs it
 
+    # openpyxl warns about features it drops (data validation extensions, unknown parts);
+    # they do not matter for reading values, so they go to the log, never to the user.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        roster = _read_xlsx_workbook(path, headers, load_workbook)
+    for w in caught:
+        log.info("%s: openpyxl: %s", path.name, w.message)
+    return roster
+
+
+def _read_xlsx_workbook(path: Path, headers: HeaderMap, load_workbook: Any) -> RosterFile:
     try:
         wb = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds for a broken package
