@@ -250,7 +250,9 @@ def test_household_structure_sizes_and_ages(con: duckdb.DuckDBPyConnection) -> N
         == 0
     )
     share_60 = one(con, f"SELECT avg((date_diff('year', birth_date, DATE '{AS_OF}') >= 60)::INT) FROM p")
-    assert 0.12 < float(share_60) < 0.25
+    assert 0.12 < float(share_60) < 0.21
+    share_u15 = one(con, f"SELECT avg((date_diff('year', birth_date, DATE '{AS_OF}') < 15)::INT) FROM p")
+    assert 0.19 < float(share_u15) < 0.29
 
 
 def test_names_are_chinese_and_varied(con: duckdb.DuckDBPyConnection) -> None:
