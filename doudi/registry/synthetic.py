@@ -38,13 +38,15 @@ Households
     generation (grandparents with grandchildren, 留守儿童). Ages follow from the shape
     (spouse ± 2 years, children 22–40 years younger than their mother, …), so relations
     and ages are consistent; the mix gives about 24 % under 15 and 16 % aged 60 or more
-    (census 2020: 24.0 % and 15.4 %). Children take the father's surname; surnames are drawn from a
-    weighted list with the families common in Guizhou (杨, 吴, 龙, 石, 罗, 潘, 韦, 蒙, 田 …);
-    given names from sex- and era-specific character pools (1 or 2 characters).
+    (census 2020: 24.0 % and 15.4 %). Children take the father's surname; surnames are
+    drawn from a weighted list with the families common in Guizhou (杨, 吴, 龙, 石, 罗, 潘,
+    韦, 蒙, 田 …); given names from sex- and era-specific character pools (1 or 2
+    characters): 1M persons have about 490k distinct full names.
 Citizen IDs
     Address code = the household's county, the birth date, and a 3-digit sequence whose
     parity is the sex. Sequences are assigned per (county, birth date, sex) so IDs are unique
-    across the province.
+    across the province. Birth dates are before ``as_of``; with an ``as_of`` in the future
+    a newborn's ID would fail a validator that refuses dates after today.
 Health, schooling, work
     About 6 % disabled (rising with age; kinds in the proportions of the 2006 national
     sample survey; grades 1/2/3/4 = 12/21/30/37 %, so about a third severe), self-care
@@ -69,8 +71,21 @@ Categories
     standard) and ``excess_property`` (a car or large deposits). 低保边缘 households have
     1.0–1.5 × the standard; 刚性支出困难 households sit between 1.5 × the standard and the
     average disposable income and mostly have a seriously ill, disabled or studying member.
-    Each category member household has a ``category_start`` date in the past
-    (防返贫 from 2021, 刚性支出 within the last 12 months).
+    Categories belong to the household (all members share them). ``category`` holds the
+    codes joined with "、" in :data:`CATEGORY_ORDER` (``dibao、relapse_watch``), NULL for
+    none; ``category_start`` is the first day of the month the first of them started, in
+    the past (防返贫 from 2021, 刚性支出 within the last 12 months).
+
+Files (see :data:`HOUSEHOLD_SCHEMA`, :data:`PERSON_SCHEMA`, :data:`VILLAGE_SCHEMA`)
+    ``households``: household_no (village code + 7-digit running number, 19 digits),
+    division_code (12-digit village), county_code, prefecture_code, area_type, address,
+    member_count, head_citizen_id, category, category_start, vehicles, extra_housing,
+    business_registered, deposits, synthetic_case. ``persons``: household_no, member_no
+    (1 = head), division_code, name, citizen_id, sex, birth_date, relation, disability_kind,
+    disability_grade, self_care_failed_items, serious_illness, schooling, employment and the
+    four monthly incomes. ``villages``: code, name, area_type, township_code. Rows are in
+    county, village and household order; the seed and ``as_of`` are in the Parquet
+    key-value metadata (``doudi.synthetic.seed``, ``doudi.synthetic.as_of``).
 
 Households of a county are generated together (split in parts of at most
 ``_PART_PERSONS`` persons for very large counties) and written with a ``ParquetWriter``, so
@@ -314,7 +329,6 @@ ROSTER_FIELDS: tuple[str, ...] = (
     "transfer_income", "vehicles", "extra_housing", "business_registered", "deposits",
 )
 # fmt: on
-_MONEY_FIELDS = ("wage_income", "business_income", "property_income", "transfer_income", "deposits")
 
 
 # --- result --------------------------------------------------------------------------------
@@ -476,7 +490,6 @@ def _build_villages(catalog: DivisionCatalog, seed: int) -> tuple[_Villages, lis
 
 @dataclass
 class _Context:
-    seed: int
     as_of_days: int
     as_of: dt.date
     villages: _Villages
@@ -503,9 +516,7 @@ class _Counts:
     households_by_prefecture: dict[str, int] = field(default_factory=dict)
 
 
-def _ages_and_roles(
-    rng: np.random.Generator, sizes: np.ndarray, urban_h: np.ndarray
-) -> tuple[np.ndarray, ...]:
+def _ages_and_roles(rng: np.random.Generator, sizes: np.ndarray) -> tuple[np.ndarray, ...]:
     """Shape, role counts and per-person role, index within role, age and sex."""
     h = len(sizes)
     r = rng.random(h)
@@ -731,9 +742,7 @@ def _generate_part(
 ) -> tuple[pa.Table, pa.Table]:
     h = len(sizes)
     urban_h = ctx.villages.urban[village_of_h]
-    (shape, hh, starts, role, _k, age, male, _head_male, _n_sp, _n_par, n_ch) = _ages_and_roles(
-        rng, sizes, urban_h
-    )
+    (shape, hh, starts, role, _k, age, male, _head_male, _n_sp, _n_par, n_ch) = _ages_and_roles(rng, sizes)
     n = len(hh)
     urban = urban_h[hh]
 
@@ -1242,7 +1251,6 @@ def generate_province(
         village_rate[cat] = rate * prop / float((share * prop).sum())
 
     ctx = _Context(
-        seed=seed,
         as_of_days=int((np.datetime64(as_of, "D") - np.datetime64("1970-01-01", "D")).astype(np.int64)),
         as_of=as_of,
         villages=villages,
@@ -1619,8 +1627,7 @@ def write_roster(
         raise ValueError(f"unsupported roster encoding {encoding!r}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    headers, columns = _roster_text_columns(table)
-    text = pa.Table.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))])
+    headers = [roster_headers().get(name, name) for name in table.column_names]
     eol = "\r\n"
     head_lines = ""
     if with_title:
@@ -1633,8 +1640,9 @@ def write_roster(
         if enc == "utf-8-sig":
             fh.write(b"\xef\xbb\xbf")
         fh.write(head_lines.encode(target, errors))
-        for start in range(0, text.num_rows, slice_rows):
-            part = text.slice(start, slice_rows)
+        for start in range(0, table.num_rows, slice_rows):
+            _, columns = _roster_text_columns(table.slice(start, slice_rows))
+            part = pa.Table.from_arrays(columns, names=[f"c{i}" for i in range(len(columns))])
             buf = pa.BufferOutputStream()
             try:
                 pacsv.write_csv(

@@ -518,3 +518,17 @@ def test_write_roster_utf8_sig_and_single_county_title(province: Province, tmp_p
     assert title.startswith(county_name) and title.endswith("花名册")
     with pytest.raises(ValueError):
         write_roster(part, tmp_path / "x.csv", encoding="latin-1")
+
+
+def test_write_roster_gbk_replaces_characters_outside_gbk(province: Province, tmp_path: Path) -> None:
+    # 正安县桴㯊镇 is a real township whose name is outside GBK (CJK Extension A)
+    row = registry_roster(province).slice(0, 1)
+    i = row.column_names.index("address")
+    row = row.set_column(i, "address", pa.array(["贵州省遵义市正安县桴㯊镇桴㯊社区1号"]))
+    text = write_roster(row, tmp_path / "r.csv", encoding="gbk").read_bytes().decode("gbk")
+    assert "正安县桴?镇" in text
+    with pytest.raises(UnicodeEncodeError):
+        write_roster(row, tmp_path / "s.csv", encoding="gbk", errors="strict")
+    assert "桴㯊镇" in write_roster(row, tmp_path / "t.csv", encoding="gb18030").read_bytes().decode(
+        "gb18030"
+    )
