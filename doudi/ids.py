@@ -287,94 +287,124 @@ def make_citizen_ids(address: np.ndarray, birth: np.ndarray, sequence: np.ndarra
     return chars.view("S18").ravel().astype("U18")
 
 
-def validate_citizen_ids(values: np.ndarray | list[str]) -> tuple[np.ndarray, np.ndarray]:
+def validate_citizen_ids(values: np.ndarray | list[str] | pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Normalise and validate a column of IDs at once.
 
     Returns ``(normalised, reason_codes)``: normalised strings (numpy unicode) and an int8
     array of reason codes (``OK`` = 0). The same rules as :func:`parse_citizen_id`.
     """
+    norm, reasons = validate_citizen_id_column(values)
+    return np.asarray(norm.to_numpy(zero_copy_only=False), dtype="U32"), reasons
+
+
+def validate_citizen_id_column(
+    values: np.ndarray | list[str] | pa.Array,
+) -> tuple[pa.StringArray, np.ndarray]:
+    """:func:`validate_citizen_ids` for Arrow: normalised values stay an Arrow array."""
     norm = _normalise_column(values)
     n = len(norm)
     reasons = np.zeros(n, dtype=np.int8)
     if n == 0:
-        return norm.astype("U18"), reasons
-    lengths = np.char.str_len(norm)
-    plain18 = lengths == 18
-    # Fast path: 18-character values checked as a byte matrix.
+        return norm, reasons
+    byte_len = np.asarray(pc.binary_length(norm).to_numpy(zero_copy_only=False))
+    char_len = np.asarray(pc.utf8_length(norm).to_numpy(zero_copy_only=False))
+    plain18 = (byte_len == 18) & (char_len == 18)  # 18 ASCII characters
     idx = np.flatnonzero(plain18)
     if len(idx):
-        b = np.char.encode(norm[idx].astype("U18"), "utf-8")
-        ascii_ok = np.char.str_len(b) == 18
-        mat = np.zeros((len(idx), 18), dtype=np.uint8)
-        ok_idx = np.flatnonzero(ascii_ok)
-        mat[ok_idx] = np.frombuffer(b[ok_idx].astype("S18").tobytes(), dtype=np.uint8).reshape(-1, 18)
+        mat = _byte_matrix(norm.filter(pa.array(plain18)))
         d = mat[:, :17].astype(np.int64) - 48
-        digits_ok = ascii_ok & ((d >= 0) & (d <= 9)).all(axis=1)
+        digits_ok = ((d >= 0) & (d <= 9)).all(axis=1)
         last = mat[:, 17]
         last_ok = ((last >= 48) & (last <= 57)) | (last == ord("X"))
         chars_ok = digits_ok & last_ok
         r = np.where(chars_ok, OK, BAD_CHARACTERS).astype(np.int8)
         prefix = d[:, 0] * 10 + d[:, 1]
-        valid_prefixes = np.array(sorted(int(p) for p in PROVINCE_PREFIXES))
-        prov_ok = np.isin(prefix, valid_prefixes)
+        prov_ok = np.isin(prefix, _PROVINCE_INTS)
         r[chars_ok & ~prov_ok] = BAD_PROVINCE
-        # Birth date: round-trip through datetime64 to reject 2月30日 and friends.
-        year = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
-        month = d[:, 10] * 10 + d[:, 11]
-        day = d[:, 12] * 10 + d[:, 13]
         cand = chars_ok & prov_ok
-        date_ok = np.zeros(len(idx), dtype=bool)
-        rng = cand & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (year >= 1880)
-        if rng.any():
-            y, m, dd = year[rng], month[rng], day[rng]
-            month_start = (y - 1970) * 12 + (m - 1)
-            first = month_start.astype("datetime64[M]").astype("datetime64[D]")
-            next_first = (month_start + 1).astype("datetime64[M]").astype("datetime64[D]")
-            days_in_month = (next_first - first).astype(np.int64)
-            dates = first + (dd - 1).astype("timedelta64[D]")
-            good = (dd <= days_in_month) & (dates <= np.datetime64(dt.date.today(), "D"))
-            date_ok[np.flatnonzero(rng)] = good
+        date_ok = _valid_dates(d)
         r[cand & ~date_ok] = BAD_BIRTH_DATE
         check_ok = _CHECK_LOOKUP[(d[:, :17].clip(0, 9) * WEIGHTS).sum(axis=1) % 11] == last
         r[cand & date_ok & ~check_ok] = BAD_CHECK
         reasons[idx] = r
-    # Slow path for the rest: already-wrong values, diagnosed one by one (few in practice).
-    for i in np.flatnonzero(~plain18):
-        reasons[i] = _diagnose(str(norm[i]))
-    return norm.astype("U18"), reasons
+    # The rest are already wrong (or empty): diagnosed one by one, few in practice.
+    rest = np.flatnonzero(~plain18)
+    if len(rest):
+        for i, value in zip(rest, norm.take(pa.array(rest)).to_pylist(), strict=True):
+            reasons[i] = _diagnose(value or "")
+    return norm, reasons
 
 
-def _normalise_column(values: np.ndarray | list[str] | pa.Array | pa.ChunkedArray) -> np.ndarray:
+_PROVINCE_INTS = np.array(sorted(int(p) for p in PROVINCE_PREFIXES))
+
+
+def _byte_matrix(arr: pa.Array) -> np.ndarray:
+    """An (N, 18) uint8 matrix of an array whose values are all 18 bytes long."""
+    arr = pc.cast(arr, pa.binary())
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    return data[offsets[0] : offsets[0] + 18 * len(arr)].reshape(-1, 18)
+
+
+def _valid_dates(d: np.ndarray) -> np.ndarray:
+    """Whether digits 7–14 of each row form a real date between 1880 and today."""
+    year = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
+    month = d[:, 10] * 10 + d[:, 11]
+    day = d[:, 12] * 10 + d[:, 13]
+    ok = np.zeros(len(d), dtype=bool)
+    rng = (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31) & (year >= 1880) & (year <= 9999)
+    if rng.any():
+        y, m, dd = year[rng], month[rng], day[rng]
+        month_start = (y - 1970) * 12 + (m - 1)
+        first = month_start.astype("datetime64[M]").astype("datetime64[D]")
+        next_first = (month_start + 1).astype("datetime64[M]").astype("datetime64[D]")
+        days_in_month = (next_first - first).astype(np.int64)
+        dates = first + (dd - 1).astype("timedelta64[D]")
+        ok[np.flatnonzero(rng)] = (dd <= days_in_month) & (dates <= np.datetime64(dt.date.today(), "D"))
+    return ok
+
+
+def _normalise_column(values: np.ndarray | list[str] | pa.Array | pa.ChunkedArray) -> pa.StringArray:
     # NFKC folds full-width digits and letters to ASCII, as normalise_citizen_id does.
+    if isinstance(values, pa.ChunkedArray):
+        arr = values.combine_chunks()
+    elif isinstance(values, pa.Array):
+        arr = values
+    elif isinstance(values, np.ndarray) and values.dtype.kind == "U":
+        arr = pa.array(values, type=pa.string())
+    else:
+        arr = pa.array([None if v is None else str(v) for v in values], type=pa.string())
+    if not pa.types.is_string(arr.type):
+        arr = pc.cast(arr, pa.string())
+    arr = pc.fill_null(arr, "")
+    if pc.any(pc.invert(pc.string_is_ascii(arr))).as_py():
+        arr = pc.utf8_normalize(arr, "NFKC")
+    return pc.utf8_upper(pc.replace_substring_regex(arr, r"\s+", ""))
+
+
+def _digits(ids: np.ndarray | pa.Array) -> np.ndarray:
     arr = (
-        values
-        if isinstance(values, pa.Array | pa.ChunkedArray)
-        else pa.array([None if v is None else str(v) for v in values], type=pa.string())
+        ids
+        if isinstance(ids, pa.Array | pa.ChunkedArray)
+        else pa.array(np.asarray(ids).astype("U18"), pa.string())
     )
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    if not pa.types.is_string(arr.type) and not pa.types.is_large_string(arr.type):
-        arr = pc.cast(arr, pa.string())
-    arr = pc.fill_null(arr, "")
-    arr = pc.utf8_upper(pc.replace_substring_regex(pc.utf8_normalize(arr, "NFKC"), r"\s+", ""))
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype="U32")
+    return _byte_matrix(arr).astype(np.int64) - 48
 
 
-def birth_dates_of(ids: np.ndarray) -> np.ndarray:
+def birth_dates_of(ids: np.ndarray | pa.Array) -> np.ndarray:
     """datetime64[D] birth dates of valid normalised IDs."""
-    s = np.asarray(ids).astype("U18")
-    ymd = np.char.add(
-        np.char.add(
-            np.char.add(np.char.add(np.array([x[6:10] for x in s]), "-"), np.array([x[10:12] for x in s])),
-            "-",
-        ),
-        np.array([x[12:14] for x in s]),
-    )
-    return ymd.astype("datetime64[D]")
+    d = _digits(ids)
+    year = d[:, 6] * 1000 + d[:, 7] * 100 + d[:, 8] * 10 + d[:, 9]
+    month = d[:, 10] * 10 + d[:, 11]
+    day = d[:, 12] * 10 + d[:, 13]
+    first = ((year - 1970) * 12 + (month - 1)).astype("datetime64[M]").astype("datetime64[D]")
+    return first + (day - 1).astype("timedelta64[D]")
 
 
-def sexes_of(ids: np.ndarray) -> np.ndarray:
+def sexes_of(ids: np.ndarray | pa.Array) -> np.ndarray:
     """``male`` / ``female`` of valid normalised IDs (17th character odd = male)."""
-    s = np.asarray(ids).astype("U18")
-    b = np.frombuffer(np.char.encode(s, "ascii").astype("S18").tobytes(), dtype=np.uint8).reshape(-1, 18)
-    return np.where((b[:, 16] - 48) % 2 == 1, "male", "female")
+    return np.where(_digits(ids)[:, 16] % 2 == 1, "male", "female")

@@ -61,31 +61,35 @@ def _for_sqlite(col: pa.ChunkedArray) -> list[Any]:
     return col.to_pylist()
 
 
-def insert_arrow(conn: Connection, table: str, data: pa.Table) -> int:
-    """Append all rows of ``data`` (columns named as in ``table``)."""
+def insert_arrow(conn: Connection, table: str, data: pa.Table, *, batch_rows: int = 100_000) -> int:
+    """Append all rows of ``data`` (columns named as in ``table``), ``batch_rows`` at a time so
+    that memory stays bounded by one batch of Python values (SQLite) or CSV text (PostgreSQL)."""
     if data.num_rows == 0:
         return 0
     cols = data.column_names
+    raw = conn.connection.driver_connection
+    assert raw is not None
     if conn.dialect.name == "postgresql":
-        buf = io.BytesIO()
-        pacsv.write_csv(data, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-        raw = conn.connection.driver_connection
-        assert raw is not None
         with (
             raw.cursor() as cur,
             cur.copy(f"COPY {table} ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv)") as copy,
         ):
-            view = buf.getbuffer()
-            for start in range(0, len(view), 8 << 20):
-                copy.write(view[start : start + 8 << 20])
+            for batch in data.to_batches(max_chunksize=batch_rows):
+                buf = io.BytesIO()
+                pacsv.write_csv(
+                    pa.Table.from_batches([batch]),
+                    buf,
+                    pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+                )
+                copy.write(buf.getbuffer())
         return data.num_rows
-    rows = list(zip(*(_for_sqlite(data.column(c)) for c in cols), strict=True))
-    placeholders = ", ".join("?" for _ in cols)
-    raw_conn = conn.connection.driver_connection
-    assert raw_conn is not None
-    cur = raw_conn.cursor()
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+    cur = raw.cursor()
     try:
-        cur.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({placeholders})", rows)
+        for start in range(0, data.num_rows, batch_rows):
+            part = data.slice(start, batch_rows)
+            cur.executemany(sql, zip(*(_for_sqlite(part.column(c)) for c in cols), strict=True))
+            pa.default_memory_pool().release_unused()
     finally:
         cur.close()
     return data.num_rows

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, insert, text
 
-from doudi.db import bulk
+from doudi.db import bulk, duck
 from doudi.db.models import ImportRun
 from doudi.divisions import DivisionCatalog
 from doudi.registry import divisions_store
@@ -107,31 +107,38 @@ def import_roster_table(
     kind: str = "roster",
     progress: Callable[[str], None] | None = None,
 ) -> ImportResult:
-    """Check ``raw`` (roster text rows) and write what passes to the registry."""
+    """Check ``raw`` (roster text rows) and write what passes to the registry.
+
+    Pass ``raw`` without keeping another reference to it: it is dropped once checked, so a
+    big roster is not held in memory twice while the registry is written.
+    """
     say = progress or (lambda _msg: None)
     say("校验")
-    norm = normalise_roster(raw, catalog, as_of=as_of)
     n = raw.num_rows
-    con = duckdb.connect()
-    con.execute("SET threads TO 2")
+    norm = normalise_roster(raw, catalog, as_of=as_of)
+    con = duck.connect()
+    con.execute("SET memory_limit = '1GB'")  # the import's joins are small; leave memory to Arrow
     try:
         rows = _with_household_checks(con, norm, n)
         ok = ~norm.problems.rejected_mask(n)
+        rejects = _rejects_table(norm, raw)
+        new_villages = norm.new_villages
         good = rows.filter(pa.array(ok))
+        rejected_households = _rejected_households(rows, ok)
+        del raw, norm, rows  # from here on only the rows that passed are needed
         say("比对")
         households = _households(con, good, as_of)
         persons = _persons(con, good)
+        del good
+        duck.release_arrow_memory()
         with engine.begin() as conn:
             bulk.lock_for_write(conn, REGISTRY_TABLES)
             import_id = _start_import(conn, kind, file_name, file_sha, as_of, actor)
-            result = ImportResult(import_id=import_id, read=n)
-            divisions_store.save_villages(conn, catalog, norm.new_villages)
-            result.new_villages = len(norm.new_villages)
-            rejected_households = _rejected_households(norm, rows, ok)
+            result = ImportResult(import_id=import_id, read=n, rejects=rejects, rejected=rejects.num_rows)
+            divisions_store.save_villages(conn, catalog, new_villages)
+            result.new_villages = len(new_villages)
             say("写入")
             status = _apply(conn, con, result, households, persons, rejected_households, as_of, import_id)
-            result.rejects = _rejects_table(norm, raw)
-            result.rejected = result.rejects.num_rows
             result.new = int((status == "new").sum())
             result.updated = int((status == "updated").sum())
             result.unchanged = int((status == "unchanged").sum())
@@ -278,21 +285,17 @@ def _households(con: duckdb.DuckDBPyConnection, good: pa.Table, as_of: dt.date) 
 
 def _persons(con: duckdb.DuckDBPyConnection, good: pa.Table) -> pa.Table:
     con.register("g", good)
-    fields = ", ".join(PERSON_FIELDS)
-    incomes = ", ".join(INCOME_FIELDS)
     hashed = ", ".join(f"coalesce(CAST({f} AS VARCHAR), '')" for f in (*PERSON_FIELDS, *INCOME_FIELDS))
-    persons = con.sql(
-        f"""
-        SELECT citizen_id, household_no, {fields}, {incomes}, _i,
-               md5(concat_ws('|', household_no, {hashed})) AS content_hash
-        FROM g ORDER BY _i
-        """
+    # Only the hash is computed in DuckDB; the columns are the rows' own (no copy).
+    content_hash = con.sql(
+        f"SELECT md5(concat_ws('|', household_no, {hashed})) AS content_hash FROM g ORDER BY _i"
     ).to_arrow_table()
     con.unregister("g")
-    return persons
+    persons = good.select(["citizen_id", "household_no", *PERSON_FIELDS, *INCOME_FIELDS, "_i"])
+    return persons.append_column("content_hash", content_hash.column(0))
 
 
-def _rejected_households(norm: Normalised, rows: pa.Table, ok: np.ndarray) -> pa.Array:
+def _rejected_households(rows: pa.Table, ok: np.ndarray) -> pa.Array:
     hh = rows.column("household_no").filter(pa.array(~ok))
     return pc.unique(hh.drop_null()) if hh.length() else pa.array([], pa.string())
 
@@ -416,14 +419,17 @@ def _apply(
     con.register("hh_ids", hh.select(["household_no", "household_id"]))
 
     # Persons ---------------------------------------------------------------------------
-    p = con.sql(
+    keys = con.sql(
         """
-        SELECT f.*, h.household_id, k.person_id AS known_id, c.version_id AS old_version, c.db_hash
+        SELECT h.household_id, k.person_id AS known_id, c.version_id AS old_version, c.db_hash
         FROM f_p f JOIN hh_ids h USING (household_no)
         LEFT JOIN known_p k USING (citizen_id) LEFT JOIN cur_p c USING (citizen_id)
         ORDER BY f._i
         """
     ).to_arrow_table()
+    p = persons
+    for name in keys.column_names:  # both in input order: every person has its household
+        p = p.append_column(name, keys.column(name))
     known_person = p.column("known_id")
     is_new_p = np.asarray(pc.is_null(known_person).to_numpy(zero_copy_only=False), dtype=bool)
     changed_p = ~is_new_p & np.asarray(

@@ -270,13 +270,15 @@ def normalise_roster(raw: pa.Table, catalog: DivisionCatalog, *, as_of: dt.date)
 
     # Identity --------------------------------------------------------------------------
     raw_ids = _text(raw, "citizen_id")
-    norm_ids, reasons = ids.validate_citizen_ids(pc.fill_null(raw_ids, ""))
+    norm_ids, reasons = ids.validate_citizen_id_column(pc.fill_null(raw_ids, ""))
     bad = reasons != ids.OK
     if bad.any():
         reason_text = np.array([ids.REASONS[int(r)] for r in range(max(ids.REASONS) + 1)], dtype=object)
         p.add(bad, "citizen_id", reason_text[reasons[bad]])
-    out["citizen_id"] = pa.array(np.where(bad, "", norm_ids), pa.string())
-    safe_ids = np.where(bad, "11010519491231002X", norm_ids)  # placeholder only for rejected rows
+    bad_arr = pa.array(bad)
+    out["citizen_id"] = pc.if_else(bad_arr, "", norm_ids)
+    # Birth date and sex come from the ID; rejected rows get a placeholder never stored.
+    safe_ids = pc.if_else(bad_arr, "11010519491231002X", norm_ids)
     out["birth_date"] = pa.array(ids.birth_dates_of(safe_ids), pa.date32())
     out["sex"] = pa.array(ids.sexes_of(safe_ids), pa.string())
 

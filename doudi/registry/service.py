@@ -7,11 +7,13 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
 from sqlalchemy import Engine, text
 
+from doudi.db import duck
 from doudi.registry import divisions_store
 from doudi.registry.importer import ImportResult, file_sha256, import_roster_table
-from doudi.registry.roster_files import RosterFileError, read_roster, write_rejects
+from doudi.registry.roster_files import RosterFile, RosterFileError, read_roster, write_rejects
 from doudi.settings import Settings
 
 
@@ -33,6 +35,7 @@ def import_roster_file(
     say = progress or (lambda _m: None)
     say("读取文件")
     roster = read_roster(path, extra_headers=extra_headers)
+    duck.release_arrow_memory()
     if roster.table.num_rows == 0:
         raise RosterFileError(
             "empty", "no data rows", f"文件“{path.name}”中没有数据行，未导入任何内容。", path=path
@@ -44,7 +47,7 @@ def import_roster_file(
     catalog = divisions_store.load_catalog(engine, settings.province_code)
     result = import_roster_table(
         engine,
-        roster.table,
+        _hand_over(roster),
         catalog=catalog,
         as_of=as_of,
         actor=actor,
@@ -67,3 +70,9 @@ def import_roster_file(
                 {"p": str(target), "id": result.import_id},
             )
     return result, warnings
+
+
+def _hand_over(roster: RosterFile) -> pa.Table:
+    """The roster's rows, leaving no other reference behind, so the importer can free them."""
+    table, roster.table = roster.table, pa.table({})
+    return table

@@ -1,0 +1,5 @@
+"""python -m doudi"""
+
+from doudi.cli.main import app
+
+app()
