@@ -10,6 +10,10 @@ changed, *unchanged* otherwise. Households in the file are compared whole: membe
 are no longer listed leave the household (their records are closed, not deleted), unless
 some row of that household was rejected — then nobody is removed from it, because the
 missing member might be the rejected row.
+
+Dates: a household seen for the first time is on record from its 纳入日期 (category start),
+so "who was in 低保 on 2025-06-30" can be answered from a first roster; every later change
+(new version, new member, category added or ended) takes effect on the import's ``as_of``.
 """
 
 from __future__ import annotations
@@ -392,6 +396,12 @@ def _apply(
     bulk.close_where(conn, "household_versions", "id", old_versions, "valid_to", as_of)
     changed_ids = hh_ids[changed_hh]
     bulk.close_where(conn, "property_items", "household_id", changed_ids, "valid_to", as_of)
+    # A household seen for the first time is on record from its 纳入日期 (the roster's word for
+    # how long it has been registered); a change to a known household takes effect on ``as_of``.
+    as_of_col = pa.array(np.full(hh.num_rows, as_of), pa.date32())
+    hh = hh.append_column(
+        "valid_from", pc.if_else(pa.array(is_new_hh), hh.column("category_start"), as_of_col)
+    )
     w = hh.filter(pa.array(touched))
     bulk.insert_arrow(
         conn,
@@ -400,7 +410,7 @@ def _apply(
             {
                 "id": pa.array(bulk.next_ids(conn, "household_versions", w.num_rows)),
                 "household_id": w.column("household_id"),
-                "valid_from": pa.array([as_of] * w.num_rows, pa.date32()),
+                "valid_from": w.column("valid_from"),
                 "division_code": w.column("division_code"),
                 "address": w.column("address"),
                 "area_type": w.column("area_type"),
@@ -411,17 +421,26 @@ def _apply(
             }
         ),
     )
-    _write_property(conn, w, as_of, import_id)
+    _write_items(
+        conn, w, "property_items", {f: f for f in PROPERTY_FIELDS}, ["household_id"], "amount", import_id
+    )
     result.categories_opened, result.categories_closed = _write_categories(conn, con, w, as_of, import_id)
     result.households_new = int(is_new_hh.sum())
     result.households_updated = int(changed_hh.sum())
     result.households_unchanged = hh.num_rows - result.households_new - result.households_updated
-    con.register("hh_ids", hh.select(["household_no", "household_id"]))
+    con.register(
+        "hh_ids",
+        hh.select(["household_no", "household_id", "valid_from"]).append_column(
+            "household_is_new", pa.array(is_new_hh)
+        ),
+    )
 
     # Persons ---------------------------------------------------------------------------
     keys = con.sql(
-        """
-        SELECT h.household_id, k.person_id AS known_id, c.version_id AS old_version, c.db_hash
+        f"""
+        SELECT h.household_id, k.person_id AS known_id, c.version_id AS old_version, c.db_hash,
+               CASE WHEN k.person_id IS NULL AND h.household_is_new THEN h.valid_from
+                    ELSE DATE '{as_of.isoformat()}' END AS valid_from
         FROM f_p f JOIN hh_ids h USING (household_no)
         LEFT JOIN known_p k USING (citizen_id) LEFT JOIN cur_p c USING (citizen_id)
         ORDER BY f._i
@@ -482,14 +501,16 @@ def _apply(
                 "id": pa.array(bulk.next_ids(conn, "person_versions", w.num_rows)),
                 "person_id": w.column("person_id"),
                 "household_id": w.column("household_id"),
-                "valid_from": pa.array([as_of] * w.num_rows, pa.date32()),
+                "valid_from": w.column("valid_from"),
                 **columns,
                 "content_hash": w.column("content_hash"),
                 "import_id": pa.array(np.full(w.num_rows, import_id, dtype=np.int64)),
             }
         ),
     )
-    _write_income(conn, w, as_of, import_id)
+    _write_items(
+        conn, w, "income_items", INCOME_FIELDS, ["person_id", "household_id"], "monthly_amount", import_id
+    )
     bulk.reset_sequences(conn, REGISTRY_TABLES)
     for name in ("f_hh", "f_p", "cur_hh", "known_hh", "cur_p", "known_p", "rejected_hh", "hh_ids", "p_ids"):
         con.unregister(name)
@@ -500,50 +521,35 @@ def _apply(
     return status
 
 
-def _write_income(conn: Connection, w: pa.Table, as_of: dt.date, import_id: int) -> None:
+def _write_items(
+    conn: Connection,
+    w: pa.Table,
+    table: str,
+    kinds: dict[str, str],
+    owners: list[str],
+    amount: str,
+    import_id: int,
+) -> None:
+    """Rows of an item table (income, property): one per non-zero ``field`` of ``w``, of kind
+    ``kinds[field]``, valid from the owner's ``valid_from``."""
     parts = []
     zero = pa.scalar(0, MONEY)
-    for fname, kind in INCOME_FIELDS.items():
-        amount = w.column(fname)
-        keep = pc.fill_null(pc.not_equal(amount, zero), False)
-        sub = w.filter(keep)
+    for fname, kind in kinds.items():
+        sub = w.filter(pc.fill_null(pc.not_equal(w.column(fname), zero), False))
         parts.append(
             pa.table(
                 {
-                    "person_id": sub.column("person_id"),
-                    "household_id": sub.column("household_id"),
+                    **{o: sub.column(o) for o in owners},
                     "kind": pa.array([kind] * sub.num_rows, pa.string()),
-                    "monthly_amount": sub.column(fname),
+                    amount: sub.column(fname),
+                    "valid_from": sub.column("valid_from"),
                 }
             )
         )
     items = pa.concat_tables(parts)
-    items = items.append_column("valid_from", pa.array([as_of] * items.num_rows, pa.date32()))
     items = items.append_column("import_id", pa.array(np.full(items.num_rows, import_id, dtype=np.int64)))
-    items = items.add_column(0, "id", pa.array(bulk.next_ids(conn, "income_items", items.num_rows)))
-    bulk.insert_arrow(conn, "income_items", items)
-
-
-def _write_property(conn: Connection, w: pa.Table, as_of: dt.date, import_id: int) -> None:
-    parts = []
-    for fname in PROPERTY_FIELDS:
-        amount = w.column(fname)
-        keep = pc.fill_null(pc.not_equal(amount, pa.scalar(0, MONEY)), False)
-        sub = w.filter(keep)
-        parts.append(
-            pa.table(
-                {
-                    "household_id": sub.column("household_id"),
-                    "kind": pa.array([fname] * sub.num_rows, pa.string()),
-                    "amount": sub.column(fname),
-                }
-            )
-        )
-    items = pa.concat_tables(parts)
-    items = items.append_column("valid_from", pa.array([as_of] * items.num_rows, pa.date32()))
-    items = items.append_column("import_id", pa.array(np.full(items.num_rows, import_id, dtype=np.int64)))
-    items = items.add_column(0, "id", pa.array(bulk.next_ids(conn, "property_items", items.num_rows)))
-    bulk.insert_arrow(conn, "property_items", items)
+    items = items.add_column(0, "id", pa.array(bulk.next_ids(conn, table, items.num_rows)))
+    bulk.insert_arrow(conn, table, items)
 
 
 def _write_categories(
