@@ -6,6 +6,7 @@
 #   ./scripts/test.sh -k ids -x        extra arguments go to pytest
 #   DOUDI_TEST_ONLY=setup ./scripts/test.sh    system packages and .venv only (make setup)
 #   DOUDI_TEST_ONLY=lint  ./scripts/test.sh    .venv, ruff and mypy only (make lint)
+#   DOUDI_TEST_ONLY=venv  ./scripts/test.sh    .venv only (used by scripts/demo.sh)
 #
 # Phases and what makes them idempotent:
 #   apt       installs the Debian packages below only when one is missing
@@ -122,7 +123,15 @@ phase_venv() {
     if ! "$VENV/bin/python" -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null; then
         echo "creating .venv with $($PYTHON --version 2>&1)"
         rm -rf "$VENV"
-        "$PYTHON" -m venv "$VENV"
+        if ! "$PYTHON" -m venv "$VENV" >/dev/null 2>&1; then
+            # Debian's own Python needs python3-venv for `python3 -m venv`.
+            echo "python3 -m venv failed: installing python3-venv"
+            rm -rf "$VENV"
+            APT_PACKAGES=(python3-venv)
+            phase_apt
+            CURRENT_PHASE=venv
+            "$PYTHON" -m venv "$VENV"
+        fi
     fi
     local stamp="$VENV/.doudi-installed" want
     want="$(sha256sum pyproject.toml | cut -d' ' -f1) extras=$EXTRAS"
@@ -205,5 +214,6 @@ case "${DOUDI_TEST_ONLY:-}" in
     "") phase_apt; phase_venv; phase_postgres; phase_ruff; phase_mypy; phase_pytest "$@" ;;
     setup) phase_apt; phase_venv ;;
     lint) phase_venv; phase_ruff; phase_mypy ;;
-    *) echo "error: DOUDI_TEST_ONLY must be empty, 'setup' or 'lint'" >&2; exit 2 ;;
+    venv) phase_venv ;;
+    *) echo "error: DOUDI_TEST_ONLY must be empty, 'setup', 'lint' or 'venv'" >&2; exit 2 ;;
 esac
