@@ -48,6 +48,7 @@ BAD_PROVINCE = 6
 BAD_BIRTH_DATE = 7
 BAD_CHECK = 8
 FIFTEEN_DIGITS = 9
+BAD_ADDRESS = 10
 
 REASONS: dict[int, str] = {
     OK: "",
@@ -60,6 +61,7 @@ REASONS: dict[int, str] = {
     BAD_BIRTH_DATE: "公民身份号码中的出生日期无效",
     BAD_CHECK: "公民身份号码校验位错误，可能有数字录入错误",
     FIFTEEN_DIGITS: "15位旧号码不能直接使用，请提供18位公民身份号码",
+    BAD_ADDRESS: "公民身份号码前六位不是有效的县级行政区划代码（不能以0000结尾）",
 }
 
 # GB/T 2260 province-level codes (first two digits).
@@ -125,6 +127,7 @@ _ENGLISH = {
     BAD_BIRTH_DATE: "invalid birth date",
     BAD_CHECK: "check character mismatch",
     FIFTEEN_DIGITS: "old 15-digit number",
+    BAD_ADDRESS: "address code is not a county-level code",
 }
 
 
@@ -192,6 +195,8 @@ def _diagnose(value: str) -> int:
         return BAD_CHARACTERS
     if value[:2] not in PROVINCE_PREFIXES:
         return BAD_PROVINCE
+    if value[2:6] == "0000":
+        return BAD_ADDRESS
     if _birth_date(value[6:14]) is None:
         return BAD_BIRTH_DATE
     if check_character(value[:17]) != value[17]:
@@ -321,7 +326,11 @@ def validate_citizen_id_column(
         prefix = d[:, 0] * 10 + d[:, 1]
         prov_ok = np.isin(prefix, _PROVINCE_INTS)
         r[chars_ok & ~prov_ok] = BAD_PROVINCE
-        cand = chars_ok & prov_ok
+        # The address code is a county's (old codes of abolished counties stay valid), never a
+        # whole province's.
+        address_ok = (d[:, 2:6] != 0).any(axis=1)
+        r[chars_ok & prov_ok & ~address_ok] = BAD_ADDRESS
+        cand = chars_ok & prov_ok & address_ok
         date_ok = _valid_dates(d)
         r[cand & ~date_ok] = BAD_BIRTH_DATE
         check_ok = _CHECK_LOOKUP[(d[:, :17].clip(0, 9) * WEIGHTS).sum(axis=1) % 11] == last

@@ -54,6 +54,7 @@ def test_spreadsheet_forms_are_normalised(raw: str, expected: str) -> None:
         ("52010219800101123", ids.BAD_LENGTH),
         ("52010219800101123Y", ids.BAD_CHARACTERS),
         ("990102198001011235", ids.BAD_PROVINCE),
+        ("520000198001011235", ids.BAD_ADDRESS),
         ("520102198002301237", ids.BAD_BIRTH_DATE),
         ("520102198001011231", ids.BAD_CHECK),
     ],

@@ -127,7 +127,7 @@ def import_roster_table(
         ok = ~norm.problems.rejected_mask(n)
         rejects = _rejects_table(norm, raw)
         new_villages = norm.new_villages
-        good = rows.filter(pa.array(ok))
+        good = rows if ok.all() else rows.filter(pa.array(ok))
         rejected_households = _rejected_households(rows, ok)
         del raw, norm, rows  # from here on only the rows that passed are needed
         say("比对")
