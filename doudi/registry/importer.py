@@ -36,7 +36,8 @@ from doudi.db import bulk, duck
 from doudi.db.models import ImportRun
 from doudi.divisions import DivisionCatalog
 from doudi.registry import divisions_store
-from doudi.registry.normalize import INCOME_FIELDS, MONEY, PROPERTY_FIELDS, Normalised, normalise_roster
+from doudi.registry.normalize import INCOME_FIELDS, PROPERTY_FIELDS, Normalised, normalise_roster
+from doudi.registry.schema import MONEY
 
 log = logging.getLogger(__name__)
 
@@ -368,29 +369,15 @@ def _apply(
         ORDER BY f.household_no
         """
     ).to_arrow_table()
-    known = hh.column("known_id")
-    is_new_hh = np.asarray(pc.is_null(known).to_numpy(zero_copy_only=False), dtype=bool)
-    changed_hh = ~is_new_hh & np.asarray(
-        pc.fill_null(pc.not_equal(hh.column("content_hash"), hh.column("db_hash")), True).to_numpy(
-            zero_copy_only=False
-        ),
-        dtype=bool,
-    )
-    hh_ids = np.array(pc.fill_null(known, 0).to_numpy(), dtype=np.int64)
-    new_ids = bulk.next_ids(conn, "households", int(is_new_hh.sum()))
-    hh_ids[is_new_hh] = new_ids
-    hh = hh.append_column("household_id", pa.array(hh_ids))
-    bulk.insert_arrow(
+    hh, is_new_hh, changed_hh = _identify(
         conn,
+        hh,
         "households",
-        pa.table(
-            {
-                "id": pa.array(new_ids),
-                "household_no": hh.column("household_no").filter(pa.array(is_new_hh)),
-                "created_import_id": pa.array(np.full(len(new_ids), import_id, dtype=np.int64)),
-            }
-        ),
+        "household_id",
+        "household_no",
+        {"created_import_id": pa.array(np.full(int(hh.num_rows), import_id, dtype=np.int64))},
     )
+    hh_ids = hh.column("household_id").to_numpy()
     touched = is_new_hh | changed_hh
     old_versions = np.asarray(pc.drop_null(hh.column("old_version").filter(pa.array(changed_hh))).to_numpy())
     bulk.close_where(conn, "household_versions", "id", old_versions, "valid_to", as_of)
@@ -449,28 +436,8 @@ def _apply(
     p = persons
     for name in keys.column_names:  # both in input order: every person has its household
         p = p.append_column(name, keys.column(name))
-    known_person = p.column("known_id")
-    is_new_p = np.asarray(pc.is_null(known_person).to_numpy(zero_copy_only=False), dtype=bool)
-    changed_p = ~is_new_p & np.asarray(
-        pc.fill_null(pc.not_equal(p.column("content_hash"), p.column("db_hash")), True).to_numpy(
-            zero_copy_only=False
-        ),
-        dtype=bool,
-    )
-    person_ids = np.array(pc.fill_null(known_person, 0).to_numpy(), dtype=np.int64)
-    new_pids = bulk.next_ids(conn, "persons", int(is_new_p.sum()))
-    person_ids[is_new_p] = new_pids
-    p = p.append_column("person_id", pa.array(person_ids))
-    bulk.insert_arrow(
-        conn,
-        "persons",
-        pa.table(
-            {
-                "id": pa.array(new_pids),
-                "citizen_id": p.column("citizen_id").filter(pa.array(is_new_p)),
-            }
-        ),
-    )
+    p, is_new_p, changed_p = _identify(conn, p, "persons", "person_id", "citizen_id", {})
+    person_ids = p.column("person_id").to_numpy()
 
     # Members no longer listed in a household of the file (and households whose rows all passed).
     con.register("p_ids", p.select(["citizen_id"]))
@@ -519,6 +486,32 @@ def _apply(
     status[is_new_p] = "new"
     status[changed_p] = "updated"
     return status
+
+
+def _identify(
+    conn: Connection,
+    rows: pa.Table,
+    table: str,
+    id_column: str,
+    key: str,
+    extra: dict[str, pa.Array],
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """Sort rows into new (no ``known_id``: a fresh id is reserved and the identity row written
+    to ``table`` with its ``key`` and the ``extra`` columns, filtered alike) and changed (their
+    ``content_hash`` differs from the current version's ``db_hash``). Returns the rows with
+    ``id_column`` added, and the two masks."""
+    known = rows.column("known_id")
+    is_new = np.asarray(pc.is_null(known).to_numpy(zero_copy_only=False), dtype=bool)
+    differs = pc.fill_null(pc.not_equal(rows.column("content_hash"), rows.column("db_hash")), True)
+    changed = ~is_new & np.asarray(differs.to_numpy(zero_copy_only=False), dtype=bool)
+    ids = np.array(pc.fill_null(known, 0).to_numpy(), dtype=np.int64)
+    new_ids = bulk.next_ids(conn, table, int(is_new.sum()))
+    ids[is_new] = new_ids
+    new_mask = pa.array(is_new)
+    identity = {"id": pa.array(new_ids), key: rows.column(key).filter(new_mask)}
+    identity.update({name: col.filter(new_mask) for name, col in extra.items()})
+    bulk.insert_arrow(conn, table, pa.table(identity))
+    return rows.append_column(id_column, pa.array(ids)), is_new, changed
 
 
 def _write_items(

@@ -21,8 +21,8 @@ import pyarrow.compute as pc
 from doudi import ids
 from doudi.divisions import DivisionCatalog, DivisionError, Level
 from doudi.registry import codes
+from doudi.registry.schema import MONEY
 
-MONEY = pa.decimal128(14, 2)
 INCOME_FIELDS = {
     "wage_income": "wage",
     "business_income": "business",

@@ -9,7 +9,8 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection
 
 from doudi.db import bulk
-from doudi.registry.normalize import MONEY
+from doudi.registry import schema
+from doudi.registry.schema import MONEY
 
 IN_FORCE = "{a}.valid_from <= :on AND ({a}.valid_to IS NULL OR :on < {a}.valid_to)"
 
@@ -20,18 +21,10 @@ REGISTER_SCHEMA = pa.schema(
         ("address", pa.string()),
         ("area_type", pa.string()),
         ("categories", pa.string()),
-        ("name", pa.string()),
-        ("citizen_id", pa.string()),
-        ("sex", pa.string()),
-        ("birth_date", pa.date32()),
-        ("relation", pa.string()),
-        ("disability_kind", pa.string()),
-        ("disability_grade", pa.int8()),
-        ("self_care_failed_items", pa.int8()),
-        ("serious_illness", pa.bool_()),
-        ("schooling", pa.string()),
-        ("employment", pa.string()),
-        ("monthly_income", pa.decimal128(14, 2)),
+        *schema.IDENTITY,
+        *schema.FROM_ID,
+        *schema.PERSON_ATTRIBUTES,
+        ("monthly_income", MONEY),
     ]
 )
 _PEOPLE_SCHEMA = pa.schema(

@@ -111,7 +111,7 @@ import yaml
 
 from doudi.divisions.catalog import DivisionCatalog, Level, get_catalog
 from doudi.ids import make_citizen_ids
-from doudi.registry import codes
+from doudi.registry import codes, schema
 
 __all__ = [
     "CATEGORY_ORDER",
@@ -290,10 +290,7 @@ HOUSEHOLD_SCHEMA = pa.schema(
         ("head_citizen_id", pa.string()),
         ("category", pa.string()),
         ("category_start", pa.date32()),
-        ("vehicles", pa.int32()),
-        ("extra_housing", pa.int32()),
-        ("business_registered", pa.int32()),
-        ("deposits", MONEY),
+        *schema.property_fields(MONEY),
         ("synthetic_case", pa.string()),
     ]
 )
@@ -302,21 +299,10 @@ PERSON_SCHEMA = pa.schema(
         ("household_no", pa.string()),
         ("member_no", pa.int8()),
         ("division_code", pa.string()),
-        ("name", pa.string()),
-        ("citizen_id", pa.string()),
-        ("sex", pa.string()),
-        ("birth_date", pa.date32()),
-        ("relation", pa.string()),
-        ("disability_kind", pa.string()),
-        ("disability_grade", pa.int8()),
-        ("self_care_failed_items", pa.int8()),
-        ("serious_illness", pa.bool_()),
-        ("schooling", pa.string()),
-        ("employment", pa.string()),
-        ("wage_income", MONEY),
-        ("business_income", MONEY),
-        ("property_income", MONEY),
-        ("transfer_income", MONEY),
+        *schema.IDENTITY,
+        *schema.FROM_ID,
+        *schema.PERSON_ATTRIBUTES,
+        *schema.income_fields(MONEY),
     ]
 )
 
@@ -1396,23 +1382,10 @@ ROSTER_SCHEMA = pa.schema(
         ("area_type", pa.string()),
         ("category", pa.string()),
         ("category_start", pa.date32()),
-        ("name", pa.string()),
-        ("citizen_id", pa.string()),
-        ("relation", pa.string()),
-        ("disability_kind", pa.string()),
-        ("disability_grade", pa.int8()),
-        ("self_care_failed_items", pa.int8()),
-        ("serious_illness", pa.bool_()),
-        ("schooling", pa.string()),
-        ("employment", pa.string()),
-        ("wage_income", MONEY),
-        ("business_income", MONEY),
-        ("property_income", MONEY),
-        ("transfer_income", MONEY),
-        ("vehicles", pa.int32()),
-        ("extra_housing", pa.int32()),
-        ("business_registered", pa.int32()),
-        ("deposits", MONEY),
+        *schema.IDENTITY,
+        *schema.PERSON_ATTRIBUTES,
+        *schema.income_fields(MONEY),
+        *schema.property_fields(MONEY),
     ]
 )
 assert tuple(ROSTER_SCHEMA.names) == ROSTER_FIELDS
