@@ -689,7 +689,9 @@ def _is_utf8(raw: bytes) -> bool:
     return True
 
 
-def _head_records(raw: bytes, start: int, codec: str, delimiter: str, limit: int) -> list[_Record]:
+def _head_records(
+    raw: bytes, start: int, codec: str, delimiter: str, limit: int, errors: str = "strict"
+) -> list[_Record]:
     pos = start
 
     def lines() -> Iterator[str]:
@@ -700,7 +702,7 @@ def _head_records(raw: bytes, start: int, codec: str, delimiter: str, limit: int
             end = size if nl < 0 else nl + 1
             chunk = raw[pos:end]
             pos = end
-            yield chunk.decode(codec)
+            yield chunk.decode(codec, errors)
 
     records: list[_Record] = []
     # csv.reader asks for exactly the lines of one record before yielding it, so ``pos`` is
@@ -729,22 +731,23 @@ def _read_csv(path: Path, headers: HeaderMap) -> RosterFile:
         encoding, start = _detect_encoding(raw)
     if not raw[start : start + 65536].strip() and not raw[start:].strip():
         raise _empty(path)
+    if b"\n" not in raw and b"\r" in raw:
+        raw = raw.replace(b"\r", b"\n")  # classic Mac line ends (0x0D is never inside a character)
     codec = "gb18030" if encoding == "gb18030" else "utf-8"
 
-    header: _Header | None = None
-    records: list[_Record] = []
-    delimiter = ","
-    for delimiter in _HEAD_DELIMITERS:
-        try:
-            records = _head_records(raw, start, codec, delimiter, HEADER_SEARCH_ROWS + 1)
-        except UnicodeDecodeError as exc:
-            raise _unreadable(path, f"not decodable as {codec}: {exc}") from exc
-        except csv.Error as exc:
-            raise _unreadable(path, f"malformed CSV: {exc}") from exc
-        header = _find_header([(r.row, r.cells) for r in records], headers)
-        if header is not None:
-            break
+    try:
+        header, records, delimiter = _locate_header(raw, start, codec, headers)
+    except UnicodeDecodeError as exc:
+        if codec == "gb18030" and _utf8_head_has_header(raw, start, headers):
+            raise _mixed_encoding(path, exc) from exc
+        raise _unreadable(path, f"not decodable as {codec}: {exc}") from exc
+    except csv.Error as exc:
+        raise _unreadable(path, f"malformed CSV: {exc}") from exc
     if header is None:
+        # Not valid UTF-8 as a whole, yet its head reads as UTF-8: a UTF-8 file with some
+        # GBK (or broken) bytes further down, which GB18030 would turn into nonsense.
+        if codec == "gb18030" and _utf8_head_has_header(raw, start, headers):
+            raise _mixed_encoding(path, "invalid UTF-8 after a UTF-8 header")
         raise _no_header_error(path, headers)
     _check_header(header, headers, path, "")
     data_start = records[header.last_row - 1].end
@@ -773,6 +776,34 @@ def _read_csv(path: Path, headers: HeaderMap) -> RosterFile:
         unmapped_headers=info.unmapped_headers,
         skipped=skipped,
         sheets=[info],
+    )
+
+
+def _locate_header(
+    raw: bytes, start: int, codec: str, headers: HeaderMap, errors: str = "strict"
+) -> tuple[_Header | None, list[_Record], str]:
+    """The header and the first records, trying each delimiter in turn."""
+    records: list[_Record] = []
+    for delimiter in _HEAD_DELIMITERS:
+        records = _head_records(raw, start, codec, delimiter, HEADER_SEARCH_ROWS + 1, errors)
+        header = _find_header([(r.row, r.cells) for r in records], headers)
+        if header is not None:
+            return header, records, delimiter
+    return None, records, ","
+
+
+def _utf8_head_has_header(raw: bytes, start: int, headers: HeaderMap) -> bool:
+    try:
+        return _locate_header(raw, start, "utf-8", headers, "replace")[0] is not None
+    except csv.Error:
+        return False
+
+
+def _mixed_encoding(path: Path, why: object) -> RosterFileError:
+    return _unreadable(
+        path,
+        f"mixed or broken text encoding: {why}",
+        f"文件“{path.name}”中有无法识别的文字（可能混用了UTF-8和GBK编码），请用Excel打开后重新另存为CSV。",
     )
 
 
@@ -811,11 +842,7 @@ def _csv_fast(
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         if "UTF8" in str(exc) or isinstance(exc, UnicodeDecodeError):
-            raise _unreadable(
-                path,
-                f"mixed or broken text encoding: {exc}",
-                f"文件“{path.name}”中有无法识别的文字（可能混用了UTF-8和GBK编码），请用Excel打开后重新另存为CSV。",
-            ) from exc
+            raise _mixed_encoding(path, exc) from exc
         log.info("%s: pyarrow could not parse the CSV (%s); reading it record by record", path.name, exc)
         return None
     if irregular or table.num_rows != lines:
@@ -836,11 +863,7 @@ def _csv_slow(
     try:
         text = raw[start:end].decode(codec)
     except UnicodeDecodeError as exc:
-        raise _unreadable(
-            path,
-            f"mixed or broken text encoding: {exc}",
-            f"文件“{path.name}”中有无法识别的文字（可能混用了UTF-8和GBK编码），请用Excel打开后重新另存为CSV。",
-        ) from exc
+        raise _mixed_encoding(path, exc) from exc
     cols: list[list[str | None]] = [[] for _ in range(width)]
     rows: list[int] = []
     lost = 0

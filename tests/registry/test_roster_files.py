@@ -365,6 +365,45 @@ def test_large_gbk_csv(tmp_path: Path) -> None:
     assert elapsed < 30, f"{n} rows took {elapsed:.1f} s"
 
 
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
+def test_utf8_file_with_gbk_rows_is_reported(tmp_path: Path, bom: bytes) -> None:
+    ids = _ids(2000)
+    good = ",".join(HEADER) + "\n" + "".join(f"H{i},520102001001,张三,{ids[i]},户主,0\n" for i in range(2000))
+    path = tmp_path / "mixed.csv"
+    path.write_bytes(bom + good.encode("utf-8") + f"H9,520102001001,李四,{ids[0]},户主,0\n".encode("gbk"))
+    err = _error(path)
+    assert err.code == "unreadable"
+    assert err.message_zh == (
+        "文件“mixed.csv”中有无法识别的文字（可能混用了UTF-8和GBK编码），请用Excel打开后重新另存为CSV。"
+    )
+
+
+def test_classic_mac_line_ends_and_utf16(tmp_path: Path) -> None:
+    ids = _ids(2)
+    lines = [
+        ",".join(HEADER),
+        f"H1,520102001001,张三,{ids[0]},户主,0",
+        f"H1,520102001001,李四,{ids[1]},配偶,0",
+    ]
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes("\r".join(lines).encode("gbk"))
+    roster = read_roster(mac)
+    assert (roster.encoding, _column(roster, "_row"), _column(roster, "name")) == (
+        "gb18030",
+        [2, 3],
+        ["张三", "李四"],
+    )
+    # Excel's "Unicode text": UTF-16 with BOM, tab-delimited.
+    utf16 = tmp_path / "unicode.csv"
+    utf16.write_bytes("\r\n".join(line.replace(",", "\t") for line in lines).encode("utf-16"))
+    roster = read_roster(utf16)
+    assert (roster.encoding, _column(roster, "_row"), _column(roster, "name")) == (
+        "utf-16",
+        [2, 3],
+        ["张三", "李四"],
+    )
+
+
 # --- XLSX details -------------------------------------------------------------------------
 
 
