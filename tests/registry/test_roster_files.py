@@ -304,6 +304,30 @@ def test_quoted_line_breaks_blank_lines_and_ragged_rows_keep_row_numbers(tmp_pat
     assert _row(roster, 8)["name"] == "孙七"
 
 
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_blank_lines_keep_row_numbers(tmp_path: Path, newline: str) -> None:
+    ids = _ids(6)
+    people = [f"H{i},520102001001,人{i},{ids[i]},户主,0" for i in range(6)]
+    lines = [
+        "标题",
+        ",".join(HEADER),
+        people[0],
+        "",
+        people[1],
+        people[2],
+        "",
+        "",
+        people[3],
+        people[4],
+        people[5],
+    ]
+    path = tmp_path / "blank.csv"
+    path.write_bytes((newline.join(lines) + newline + newline).encode("gbk"))
+    roster = read_roster(path)
+    assert _column(roster, "_row") == [3, 5, 6, 9, 10, 11]
+    assert _column(roster, "name") == [f"人{i}" for i in range(6)]
+
+
 def test_totals_footer_and_serial_only_rows_are_listed(tmp_path: Path) -> None:
     ids = _ids(2)
     rows = [
