@@ -1,5 +1,9 @@
 """SQLAlchemy 2 models of the operational store.
 
+Provenance columns (``import_id`` and friends) name an ``imports`` row but carry no
+foreign key: imports are append-only and never deleted, and on PostgreSQL a per-row key
+check on every registry row doubled the time of a million-row import (docs/benchmarks.md).
+
 History is kept by versioning: a change closes the current row (``valid_to`` set to the
 date the change takes effect) and adds a new one, so any past date can be asked about.
 A row is current while ``valid_to`` is NULL; it is in force on day D when
@@ -84,7 +88,7 @@ class Household(Base):
     __tablename__ = "households"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     household_no: Mapped[str] = mapped_column(String(40), unique=True)
-    created_import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+    created_import_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class HouseholdVersion(Base):
@@ -99,7 +103,7 @@ class HouseholdVersion(Base):
     head_citizen_id: Mapped[str] = mapped_column(String(18))
     member_count: Mapped[int] = mapped_column(SmallInteger)
     content_hash: Mapped[str] = mapped_column(String(32))
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+    import_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_household_versions_household", "household_id", "valid_to"),
@@ -133,7 +137,7 @@ class PersonVersion(Base):
     schooling: Mapped[str] = mapped_column(String(12), default="none")
     employment: Mapped[str | None] = mapped_column(String(12))
     content_hash: Mapped[str] = mapped_column(String(32))
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+    import_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_person_versions_person", "person_id", "valid_to"),
@@ -152,7 +156,7 @@ class IncomeItem(Base):
     monthly_amount: Mapped[Decimal] = mapped_column(Money())
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+    import_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_income_items_person", "person_id", "valid_to"),)
 
@@ -167,7 +171,7 @@ class PropertyItem(Base):
     amount: Mapped[Decimal] = mapped_column(Money())
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+    import_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_property_items_household", "household_id", "valid_to"),)
 
@@ -181,8 +185,8 @@ class HouseholdCategory(Base):
     category: Mapped[str] = mapped_column(String(20))
     start_date: Mapped[dt.date] = mapped_column(Date)
     end_date: Mapped[dt.date | None] = mapped_column(Date)
-    import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
-    closed_import_id: Mapped[int | None] = mapped_column(ForeignKey("imports.id"))
+    import_id: Mapped[int | None] = mapped_column(Integer)
+    closed_import_id: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_household_categories_household", "household_id", "end_date"),

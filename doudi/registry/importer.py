@@ -18,6 +18,7 @@ so "who was in 低保 on 2025-06-30" can be answered from a first roster; every 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -33,7 +34,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, insert, text
 
 from doudi.db import bulk, duck
-from doudi.db.models import ImportRun
+from doudi.db.models import Base, ImportRun
 from doudi.divisions import DivisionCatalog
 from doudi.registry import divisions_store
 from doudi.registry.normalize import INCOME_FIELDS, PROPERTY_FIELDS, Normalised, normalise_roster
@@ -50,6 +51,9 @@ REGISTRY_TABLES = (
     "property_items",
     "household_categories",
 )
+
+# From this many rows on, foreign keys are checked in one pass after the load (PostgreSQL).
+BULK_KEY_CHECK_ROWS = 100_000
 
 PERSON_FIELDS = (
     "name",
@@ -143,7 +147,14 @@ def import_roster_table(
             divisions_store.save_villages(conn, catalog, new_villages)
             result.new_villages = len(new_villages)
             say("写入")
-            status = _apply(conn, con, result, households, persons, rejected_households, as_of, import_id)
+            # A big load checks its foreign keys once at the end rather than per row.
+            big = persons.num_rows >= BULK_KEY_CHECK_ROWS
+            with (
+                bulk.foreign_keys_checked_at_end(conn, Base.metadata, REGISTRY_TABLES)
+                if big
+                else contextlib.nullcontext()
+            ):
+                status = _apply(conn, con, result, households, persons, rejected_households, as_of, import_id)
             result.new = int((status == "new").sum())
             result.updated = int((status == "updated").sum())
             result.unchanged = int((status == "unchanged").sum())
@@ -336,20 +347,21 @@ def _apply(
     import_id: int,
 ) -> np.ndarray:
     """Diff the file against the registry and write the difference. Returns each row's status."""
-    cur_hh = bulk.fetch_arrow(
+    # One read of the registry's identities with their current versions (null when none).
+    known_hh = bulk.fetch_arrow(
         conn,
         "SELECT h.household_no, h.id, v.id, v.content_hash FROM households h "
-        "JOIN household_versions v ON v.household_id = h.id AND v.valid_to IS NULL",
+        "LEFT JOIN household_versions v ON v.household_id = h.id AND v.valid_to IS NULL",
         _CURRENT_HOUSEHOLDS,
     )
-    known_hh = bulk.fetch_arrow(conn, "SELECT household_no, id, 0, '' FROM households", _CURRENT_HOUSEHOLDS)
-    cur_p = bulk.fetch_arrow(
+    known_p = bulk.fetch_arrow(
         conn,
         "SELECT p.citizen_id, p.id, v.id, v.household_id, v.content_hash FROM persons p "
-        "JOIN person_versions v ON v.person_id = p.id AND v.valid_to IS NULL",
+        "LEFT JOIN person_versions v ON v.person_id = p.id AND v.valid_to IS NULL",
         _CURRENT_PERSONS,
     )
-    known_p = bulk.fetch_arrow(conn, "SELECT citizen_id, id, 0, 0, '' FROM persons", _CURRENT_PERSONS)
+    cur_hh = known_hh.filter(pc.is_valid(known_hh.column("version_id")))
+    cur_p = known_p.filter(pc.is_valid(known_p.column("version_id")))
     for name, table in (
         ("f_hh", households),
         ("f_p", persons),

@@ -83,9 +83,6 @@ def upgrade() -> None:
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("household_no", sa.String(length=40), nullable=False),
         sa.Column("created_import_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["created_import_id"], ["imports.id"], name=op.f("fk_households_created_import_id_imports")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_households")),
         sa.UniqueConstraint("household_no", name=op.f("uq_households_household_no")),
     )
@@ -99,15 +96,7 @@ def upgrade() -> None:
         sa.Column("import_id", sa.Integer(), nullable=True),
         sa.Column("closed_import_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
-            ["closed_import_id"],
-            ["imports.id"],
-            name=op.f("fk_household_categories_closed_import_id_imports"),
-        ),
-        sa.ForeignKeyConstraint(
             ["household_id"], ["households.id"], name=op.f("fk_household_categories_household_id_households")
-        ),
-        sa.ForeignKeyConstraint(
-            ["import_id"], ["imports.id"], name=op.f("fk_household_categories_import_id_imports")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_household_categories")),
     )
@@ -131,9 +120,6 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["household_id"], ["households.id"], name=op.f("fk_household_versions_household_id_households")
         ),
-        sa.ForeignKeyConstraint(
-            ["import_id"], ["imports.id"], name=op.f("fk_household_versions_import_id_imports")
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_household_versions")),
     )
     with op.batch_alter_table("household_versions", schema=None) as batch_op:
@@ -152,9 +138,6 @@ def upgrade() -> None:
         sa.Column("import_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["household_id"], ["households.id"], name=op.f("fk_income_items_household_id_households")
-        ),
-        sa.ForeignKeyConstraint(
-            ["import_id"], ["imports.id"], name=op.f("fk_income_items_import_id_imports")
         ),
         sa.ForeignKeyConstraint(
             ["person_id"], ["persons.id"], name=op.f("fk_income_items_person_id_persons")
@@ -187,9 +170,6 @@ def upgrade() -> None:
             ["household_id"], ["households.id"], name=op.f("fk_person_versions_household_id_households")
         ),
         sa.ForeignKeyConstraint(
-            ["import_id"], ["imports.id"], name=op.f("fk_person_versions_import_id_imports")
-        ),
-        sa.ForeignKeyConstraint(
             ["person_id"], ["persons.id"], name=op.f("fk_person_versions_person_id_persons")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_person_versions")),
@@ -209,9 +189,6 @@ def upgrade() -> None:
         sa.Column("import_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["household_id"], ["households.id"], name=op.f("fk_property_items_household_id_households")
-        ),
-        sa.ForeignKeyConstraint(
-            ["import_id"], ["imports.id"], name=op.f("fk_property_items_import_id_imports")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_property_items")),
     )
