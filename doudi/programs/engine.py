@@ -1,0 +1,212 @@
+"""Run the program formulas on one household, many, or the whole registry.
+
+:func:`evaluate` is the one place the formulas run: Arrow tables in (households, members,
+parameters), one Arrow row per household out. :func:`assess` and :func:`assess_many` wrap it for
+validated inputs and turn rows into :class:`ProgramResult` objects with their explanation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from doudi.programs.formulas import MACROS, STEPS
+from doudi.programs.inputs import HouseholdInput, to_tables
+from doudi.programs.parameters import ParameterSet, default_parameters
+
+log = logging.getLogger(__name__)
+
+PROGRAMS = (
+    "dibao",
+    "tekun",
+    "marginal",
+    "rigid_spending",
+    "temporary_assistance",
+    "disability_care_subsidy",
+    "disability_living_subsidy",
+)
+# Result-table column prefix of each program.
+PREFIX = {
+    "dibao": "dibao",
+    "tekun": "tekun",
+    "marginal": "marginal",
+    "rigid_spending": "rigid_spending",
+    "temporary_assistance": "temporary",
+    "disability_care_subsidy": "care_subsidy",
+    "disability_living_subsidy": "living_subsidy",
+}
+SHARED_DETAILS = (
+    "n",
+    "standard",
+    "standard_urban",
+    "total_income",
+    "counted_income",
+    "per_capita_income",
+    "employment_disregard",
+    "rigid_disregard",
+    "rigid_spending_12m",
+    "gap",
+    "marginal_line",
+    "disposable_income_monthly",
+    "property_ok",
+    "employed_count",
+    "individual_count",
+)
+
+
+@dataclass(frozen=True)
+class ProgramResult:
+    """One program's outcome for one household."""
+
+    program: str
+    eligible: bool
+    monthly_amount: Decimal
+    covered: int
+    basis: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def parameter_table(households: pa.Table, params: ParameterSet) -> pa.Table:
+    """Parameters in force for every (county, date) the households need, both areas."""
+    pairs = (
+        households.select(["county_code", "on_date"])
+        .group_by(["county_code", "on_date"])
+        .aggregate([])
+        .to_pylist()
+    )
+    by_date: dict[dt.date, list[str]] = {}
+    for row in pairs:
+        by_date.setdefault(row["on_date"], []).append(row["county_code"])
+    parts = []
+    for on, counties in sorted(by_date.items()):
+        t = params.table(on, counties)
+        parts.append(t.append_column("on_date", pa.array([on] * t.num_rows, pa.date32())))
+    return pa.concat_tables(parts)
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the formulas' macros."""
+    con = duckdb.connect()
+    for macro in MACROS:
+        con.execute(macro)
+    return con
+
+
+_local = threading.local()
+
+
+def _shared_connection() -> duckdb.DuckDBPyConnection:
+    """One connection per thread for small batches (opening one costs more than a household)."""
+    con = getattr(_local, "con", None)
+    if con is None:
+        con = _local.con = connect()
+    return con
+
+
+PIPELINE = (
+    "WITH "
+    + ",\n".join(f"{name} AS ({sql})" for name, sql in STEPS)
+    + "\nSELECT * FROM results ORDER BY household_id"
+)
+
+
+def evaluate(
+    households: pa.Table,
+    members: pa.Table,
+    params: ParameterSet | None = None,
+    *,
+    con: duckdb.DuckDBPyConnection | None = None,
+    debug: bool = False,
+) -> pa.Table:
+    """Every program for every household: one row per household (see formulas.py).
+
+    With ``debug`` each step runs on its own and its SQL and row count are logged.
+    """
+    params = params or default_parameters()
+    con = con or _shared_connection()
+    con.register("h", households)
+    con.register("m", members)
+    con.register("p", parameter_table(households, params))
+    try:
+        if not debug:
+            return con.sql(PIPELINE).to_arrow_table()
+        for name, sql in STEPS:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+            found = con.execute(f"SELECT count(*) FROM {name}").fetchone()
+            log.warning("step %s: %s rows\n%s", name, found[0] if found else "?", sql)
+        result = con.sql("SELECT * FROM results ORDER BY household_id").to_arrow_table()
+        for name, _sql in STEPS:
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+        return result
+    finally:
+        for view in ("h", "m", "p"):
+            con.unregister(view)
+
+
+def _results_of(row: dict[str, Any]) -> dict[str, ProgramResult]:
+    shared = {k: row[k] for k in SHARED_DETAILS}
+    out: dict[str, ProgramResult] = {}
+    for program in PROGRAMS:
+        prefix = PREFIX[program]
+        details = dict(shared)
+        basis = None
+        if program == "dibao":
+            basis = row["dibao_basis"]
+        elif program == "temporary_assistance":
+            basis = row["temporary_approval"]
+            details.update(
+                advance_payment=row["temporary_advance_payment"],
+                cap=row["temporary_cap"],
+                township_limit=row["temporary_township_limit"],
+            )
+        elif program == "rigid_spending":
+            details["valid_until"] = row["rigid_spending_valid_until"]
+        amount = row.get(f"{prefix}_amount")
+        out[program] = ProgramResult(
+            program=program,
+            eligible=bool(row[f"{prefix}_eligible"]),
+            monthly_amount=Decimal(amount).quantize(Decimal("0.01"))
+            if amount is not None
+            else Decimal("0.00"),
+            covered=int(row.get(f"{prefix}_covered") or 0),
+            basis=basis,
+            details=details,
+        )
+    return out
+
+
+def assess_many(
+    households: list[HouseholdInput], params: ParameterSet | None = None
+) -> dict[str, dict[str, ProgramResult]]:
+    """Assess many households in one columnar batch; results by household_id."""
+    ids = [h.household_id for h in households]
+    if len(set(ids)) != len(ids):
+        raise ValueError("household_id must be unique within a batch")
+    h, m = to_tables(households)
+    table = evaluate(h, m, params)
+    return {row["household_id"]: _results_of(row) for row in table.to_pylist()}
+
+
+def assess(household: HouseholdInput, params: ParameterSet | None = None) -> dict[str, ProgramResult]:
+    """Assess one household (the same formulas as the batch, on a batch of one)."""
+    return assess_many([household], params)[household.household_id]
+
+
+def totals(table: pa.Table) -> dict[str, tuple[int, Decimal]]:
+    """Eligible households and monthly amount per program over a result table."""
+    out = {}
+    for program, prefix in PREFIX.items():
+        eligible = table.column(f"{prefix}_eligible")
+        count = int(pc.sum(pc.cast(eligible, pa.int64())).as_py() or 0)
+        amount_col = f"{prefix}_amount"
+        amount = pc.sum(table.column(amount_col)).as_py() if amount_col in table.column_names else None
+        out[program] = (count, Decimal(amount or 0))
+    return out
