@@ -57,6 +57,14 @@ NUMERIC = pa.decimal128(18, 4)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 _SPEC_KEYS = {"description", "unit", "reference", "by_area", "placeholder", "values"}
 _VALUE_KEYS = {"value", "note", "reference"}
+# Required keys of a parameter, with what the message tells the author to write there.
+_REQUIRED = {
+    "description": "参数的中文说明，如 最低生活保障标准（按月）",
+    "unit": "单位，如 yuan_per_month",
+    "reference": "政策依据：文件名称、文号或条款",
+    "values": "取值：区划代码 → 城乡 → 起始日期: 数值",
+}
+_CODE_HINT = '应为本省省、市（州）、县（市、区）的6位代码（加引号），如 "520000"、"522700"、"522701"'
 FOUR_PLACES = Decimal("0.0001")
 CENT = Decimal("0.01")
 
@@ -152,15 +160,20 @@ class _Checker:
             self.fail(node, key, "应为映射（键: 值）")
             return None
         pairs: list[tuple[ScalarNode, Node]] = []
-        seen: set[str] = set()
+        seen: dict[str, ScalarNode] = {}
         for k, v in node.value:
             if not isinstance(k, ScalarNode):
                 self.fail(k, key, "键应为文字")
                 continue
             if k.value in seen:
-                self.fail(k, f"{key}.{k.value}" if key else k.value, "键重复")
+                first = seen[k.value].start_mark.line + 1
+                self.fail(
+                    k,
+                    f"{key}.{k.value}" if key else k.value,
+                    f"键重复：第{first}行已有同一个键，同一层中每个键只能出现一次，请删去或合并其中一个",
+                )
                 continue
-            seen.add(k.value)
+            seen[k.value] = k
             pairs.append((k, v))
         return pairs
 
@@ -184,7 +197,11 @@ def _parse_parameter(chk: _Checker, topic: str, name_node: ScalarNode, spec_node
     if not _NAME.match(name):
         chk.fail(name_node, name, "参数名应为小写英文并以点分隔，如 dibao.standard")
     elif name.split(".")[0] != topic:
-        chk.fail(name_node, name, f"参数名应以文件主题“{topic}.”开头（一个文件只放一个主题）")
+        chk.fail(
+            name_node,
+            name,
+            f"参数名应以文件主题“{topic}.”开头（一个文件只放一个主题），请移到 {name.split('.')[0]}.yaml",
+        )
     pairs = chk.mapping(spec_node, name)
     if pairs is None:
         return None
@@ -192,9 +209,9 @@ def _parse_parameter(chk: _Checker, topic: str, name_node: ScalarNode, spec_node
     for k, _v in pairs:
         if k.value not in _SPEC_KEYS:
             chk.fail(k, f"{name}.{k.value}", f"未知的键，可用的键：{'、'.join(sorted(_SPEC_KEYS))}")
-    for required in ("description", "unit", "reference", "values"):
+    for required, what in _REQUIRED.items():
         if required not in spec:
-            chk.fail(spec_node, name, f"缺少 {required}")
+            chk.fail(spec_node, name, f"缺少 {required}（{what}）")
     texts: dict[str, str] = {}
     for key in ("description", "unit", "reference"):
         if key in spec:
@@ -204,7 +221,8 @@ def _parse_parameter(chk: _Checker, topic: str, name_node: ScalarNode, spec_node
             texts[key] = text or ""
     unit = texts.get("unit", "")
     if "unit" in spec and unit and unit not in UNITS:
-        chk.fail(spec["unit"][1], f"{name}.unit", f"未知单位“{unit}”，可用：{'、'.join(UNITS)}")
+        units = "、".join(f"{u}（{zh}）" for u, zh in UNITS.items())
+        chk.fail(spec["unit"][1], f"{name}.unit", f"未知单位“{unit}”，可用：{units}")
     flags: dict[str, bool] = {}
     for key in ("by_area", "placeholder"):
         flags[key] = False
@@ -244,20 +262,22 @@ def _parse_values(
         try:
             division = chk.catalog.require(code)
             if division.level > Level.COUNTY:
-                chk.fail(div_node, key, "参数只能按省、市（州）、县（市、区）设定")
+                chk.fail(div_node, key, f"不能按乡镇（街道）、村（社区）设定参数；{_CODE_HINT}")
         except DivisionError as exc:
-            chk.fail(div_node, key, exc.reason)
+            chk.fail(div_node, key, f"{exc.reason}，请核对；{_CODE_HINT}")
         by_area_values: dict[str, tuple[DatedValue, ...]] = {}
+        wrong_area = False
         for area_node, dates_node in chk.mapping(areas_node, key) or []:
             area = area_node.value
             akey = f"{key}.{area}"
             if area not in allowed_areas:
                 hint = (
-                    "urban 或 rural（该参数分城乡）"
+                    "urban 或 rural（该参数分城乡，城市、农村分别给出取值）"
                     if by_area
                     else "all（该参数不分城乡；分城乡请设 by_area: true）"
                 )
                 chk.fail(area_node, akey, f"城乡键应为 {hint}")
+                wrong_area = True
                 continue
             dated: list[DatedValue] = []
             for date_node, value_node in chk.mapping(dates_node, akey) or []:
@@ -265,16 +285,25 @@ def _parse_values(
                 try:
                     start = dt.date.fromisoformat(date_node.value)
                 except ValueError:
-                    chk.fail(date_node, dkey, "日期无效，应写作 YYYY-MM-DD（并加引号）")
+                    chk.fail(
+                        date_node,
+                        dkey,
+                        f'“{date_node.value}”不是有效的日期，应写作 "YYYY-MM-DD"（加引号），如 "2025-02-01"',
+                    )
                     continue
                 parsed = _parse_value(chk, dkey, unit, value_node)
                 if parsed is not None:
                     dated.append(replace(parsed, start=start))
             by_area_values[area] = tuple(sorted(dated, key=lambda v: v.start))
-        if code == chk.catalog.province_code:
+        # A misspelt area key is reported once, not again as a missing provincial value.
+        if code == chk.catalog.province_code and not wrong_area:
             for area in allowed_areas:
                 if area not in by_area_values:
-                    chk.fail(areas_node, key, f"省级必须给出 {area} 的取值，下级才能继承")
+                    chk.fail(
+                        areas_node,
+                        key,
+                        f"省级必须给出 {area} 的取值：未单独设定的市（州）、县（市、区）都从省级继承",
+                    )
         out[code] = by_area_values
     return out
 
@@ -298,24 +327,36 @@ def _parse_value(chk: _Checker, key: str, unit: str, node: Node) -> DatedValue |
         return None
     if unit == "area":
         if text not in AREAS:
-            chk.fail(value_node, key, "应为 urban 或 rural")
+            chk.fail(value_node, key, f"“{text}”不是城乡类别，应为 urban 或 rural")
             return None
         return DatedValue(dt.date.min, text, note, reference)
     try:
         number = _number(text)
     except (InvalidOperation, ValueError):
-        chk.fail(value_node, key, f"“{text}”不是数字")
+        chk.fail(value_node, key, f"“{text}”不是数字，应只写数字、不带单位，如 778.00 或 0.30")
         return None
     if number < 0:
-        chk.fail(value_node, key, "不能为负数")
+        chk.fail(value_node, key, f"“{text}”是负数，应为 0 或正数")
         return None
     if unit in ("count", "months", "years") and number != number.to_integral_value():
-        chk.fail(value_node, key, "应为整数")
+        chk.fail(value_node, key, f"“{text}”不是整数，数量、月数、年龄应为整数，如 0、6、12")
         return None
     if unit.startswith("yuan") and number != number.quantize(CENT):
-        chk.fail(value_node, key, "金额最多两位小数（元、角、分）")
+        example = number.quantize(CENT, rounding=ROUND_HALF_UP)
+        chk.fail(value_node, key, f"金额“{text}”超过两位小数，金额只能精确到分，如 {example}")
         return None
     return DatedValue(dt.date.min, number, note, reference)
+
+
+def _yaml_message(exc: yaml.YAMLError) -> str:
+    """A Chinese message for a YAML syntax error; PyYAML's own English wording in brackets."""
+    problem = getattr(exc, "problem", None) or str(exc)
+    message = f"YAML 语法错误（{problem}），请检查这一行及前几行的缩进（只用空格）、冒号和引号"
+    context = getattr(exc, "context_mark", None)
+    problem_mark = getattr(exc, "problem_mark", None)
+    if context is not None and (problem_mark is None or context.line != problem_mark.line):
+        message += f"；出错的内容从第{context.line + 1}行第{context.column + 1}列开始"
+    return message
 
 
 def _load_file(path: Path, catalog: DivisionCatalog) -> tuple[list[Parameter], list[Problem]]:
@@ -325,11 +366,11 @@ def _load_file(path: Path, catalog: DivisionCatalog) -> tuple[list[Parameter], l
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return [], [Problem(path.name, line, col, "(file)", f"YAML 语法错误：{getattr(exc, 'problem', exc)}")]
+        return [], [Problem(path.name, line, col, "(file)", _yaml_message(exc))]
     except UnicodeDecodeError:
         return [], [Problem(path.name, 1, 1, "(file)", "文件应为 UTF-8 编码")]
     if root is None:
-        return [], [Problem(path.name, 1, 1, "(file)", "文件为空")]
+        return [], [Problem(path.name, 1, 1, "(file)", "文件为空，应至少定义一个参数（不用的文件请删除）")]
     params = []
     for name_node, spec_node in chk.mapping(root, "") or []:
         param = _parse_parameter(chk, path.stem, name_node, spec_node)
