@@ -59,6 +59,7 @@ SHARED_DETAILS = (
     "property_ok",
     "employed_count",
     "individual_count",
+    "dibao_members",
 )
 
 

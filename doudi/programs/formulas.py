@@ -15,7 +15,7 @@ from __future__ import annotations
 
 MACROS = [
     # x / d rounded half up to the fen, exactly: x has at most 6 decimals, d is a positive integer.
-    "CREATE OR REPLACE MACRO money_div(x, d) AS CAST((CAST(CAST(x AS DECIMAL(18,6)) * 1000000 AS HUGEINT) * 2 "
+    "CREATE OR REPLACE MACRO money_div(x, d) AS CAST((CAST(CAST(x AS DECIMAL(38,6)) * 1000000 AS HUGEINT) * 2 "
     "+ 10000 * CAST(d AS HUGEINT)) // (20000 * CAST(d AS HUGEINT)) AS DECIMAL(18,0)) * 0.01",
     "CREATE OR REPLACE MACRO x6(x) AS CAST(x AS DECIMAL(18,6))",
 ]
@@ -112,7 +112,13 @@ STEPS: list[tuple[str, str]] = [
                count(*) FILTER (WHERE care_subsidy > 0 AND NOT tekun) AS care_count,
                x6(coalesce(sum(care_subsidy) FILTER (WHERE NOT tekun), 0)) AS care_total,
                count(*) FILTER (WHERE disabled AND NOT tekun) AS disabled_count,
-               count(*) FILTER (WHERE disabled AND NOT tekun AND individual_case) AS disabled_individual_count
+               count(*) FILTER (WHERE disabled AND NOT tekun AND individual_case) AS disabled_individual_count,
+               -- 低保 counts only the members who are not supported as 特困
+               count(*) FILTER (WHERE NOT tekun) AS n_d,
+               x6(coalesce(sum(income) FILTER (WHERE NOT tekun), 0)) AS total_income_d,
+               x6(coalesce(sum(employment_disregard) FILTER (WHERE NOT tekun), 0)) AS employment_disregard_d,
+               coalesce(sum(supplement_ratio) FILTER (WHERE NOT tekun), 0) AS supplement_ratio_d,
+               count(*) FILTER (WHERE employed AND NOT tekun) AS employed_count_d
         FROM member_programs GROUP BY household_id
         """,
     ),
@@ -120,7 +126,8 @@ STEPS: list[tuple[str, str]] = [
         "household_tests",
         """
         SELECT f.*, t.* EXCLUDE (household_id),
-               greatest(x6(12 * t.total_income - 12 * t.employment_disregard - f.rigid_total), 0) AS counted12
+               greatest(x6(12 * t.total_income - 12 * t.employment_disregard - f.rigid_total), 0) AS counted12,
+               greatest(x6(12 * t.total_income_d - 12 * t.employment_disregard_d - f.rigid_total), 0) AS counted12_d
         FROM household_facts AS f JOIN household_totals AS t USING (household_id)
         """,
     ),
@@ -128,8 +135,8 @@ STEPS: list[tuple[str, str]] = [
         "dibao_bases",
         """
         SELECT *,
-               counted12 < 12 * s * n AND property_ok AS dibao_household,
-               NOT (counted12 < 12 * s * n AND property_ok) AND in_dibao AND employed_count > 0
+               n_d > 0 AND counted12_d < 12 * s * n_d AND property_ok AS dibao_household,
+               n_d > 0 AND NOT (counted12_d < 12 * s * n_d AND property_ok) AND in_dibao AND employed_count_d > 0
                    AND months_above_standard BETWEEN 1 AND dibao__phase_out_months AND property_ok AS dibao_phase_out,
                counted12 < 12 * x6(marginal__multiplier * s) * n AND property_ok AS below_marginal_line
         FROM household_tests
@@ -144,11 +151,12 @@ STEPS: list[tuple[str, str]] = [
                     WHEN marginal AND individual_count > 0 THEN 'individual' END AS dibao_basis,
                dibao_basis IS NOT NULL AS dibao_eligible,
                CASE dibao_basis
-                   WHEN 'household' THEN money_div(12 * s * n - counted12 + 12 * x6(s * supplement_ratio), 12)
-                   WHEN 'phase_out' THEN coalesce(current_dibao_monthly, money_div(x6(dibao__phase_out_ratio * s) * n, 1))
+                   WHEN 'household' THEN money_div(12 * s * n_d - counted12_d + 12 * x6(s * supplement_ratio_d), 12)
+                   WHEN 'phase_out' THEN coalesce(current_dibao_monthly,
+                                                  money_div(x6(dibao__phase_out_ratio * s) * n_d, 1))
                    WHEN 'individual' THEN money_div(x6(dibao__individual_inclusion_ratio * s) * individual_count, 1)
                    ELSE 0.00 END AS dibao_amount,
-               CASE WHEN dibao_basis IS NULL THEN 0 WHEN dibao_basis = 'individual' THEN individual_count ELSE n END
+               CASE WHEN dibao_basis IS NULL THEN 0 WHEN dibao_basis = 'individual' THEN individual_count ELSE n_d END
                    AS dibao_covered,
                -- 特困
                tekun_count > 0 AS tekun_eligible,
@@ -192,7 +200,8 @@ STEPS: list[tuple[str, str]] = [
                money_div(employment_disregard, 1) AS employment_disregard,
                money_div(rigid_total, 12) AS rigid_disregard,
                money_div(rigid_total, 1) AS rigid_spending_12m,
-               money_div(12 * s * n - least(counted12, 12 * s * n), 12) AS gap,
+               money_div(12 * s * n_d - least(counted12_d, 12 * s * n_d), 12) AS gap,
+               n_d AS dibao_members,
                money_div(x6(marginal__multiplier * s), 1) AS marginal_line,
                money_div(x6(rigid_spending__disposable_income_prev_year), 12) AS disposable_income_monthly,
                property_ok, employed_count, individual_count
