@@ -9,6 +9,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from doudi.cli import common
+from doudi.cli.programs import print_run
+from doudi.programs.run import run_programs
 from doudi.registry import codes
 from doudi.registry.demo import build_demo, default_as_of, demo_roster_path
 from doudi.registry.synthetic import registry_roster, write_roster
@@ -20,7 +22,7 @@ def demo_cmd(
     as_of: str = typer.Option(None, "--as-of", help="名册日期，默认本月1日（YYYY-MM-DD）"),
     roster: bool = typer.Option(False, "--roster", help="同时把名册写成花名册 CSV（UTF-8，可用于测试导入）"),
 ) -> None:
-    """生成一个模拟的贵州省（全体人口存为 Parquet），把其中的低收入家庭载入名册，并打印概况。"""
+    """生成一个模拟的贵州省（全体人口存为 Parquet），把其中的低收入家庭载入名册，按现行政策测算救助，并打印概况。"""
     if persons <= 0:
         common.fail("--persons 应为正整数。")
     s = common.settings()
@@ -80,6 +82,9 @@ def demo_cmd(
         f"名册载入：读取 {load.read:,} 行，新增 {load.new:,}，更新 {load.updated:,}，未变 {load.unchanged:,}，"
         f"未通过 {load.rejected:,}。"
     )
+    with common.console.status("正在按现行政策测算名册中每户的救助……"):
+        run = run_programs("registry", on=day, engine=engine, data_dir=s.data_dir)
+    print_run(run, f"{day.isoformat()} 救助测算（名册 {run.results.num_rows:,} 户，现行参数）")
     if roster:
         path = demo_roster_path(s, seed, persons)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -180,6 +180,7 @@ STEPS: list[tuple[str, str]] = [
                          <= x6(temporary__township_limit_multiple * s_urban) THEN 'township'
                     ELSE 'county' END AS temporary_approval,
                coalesce(emergency_kind IN ('disaster', 'fire', 'accident'), false) AS temporary_advance_payment,
+               CASE WHEN emergency_kind IS NOT NULL THEN n ELSE 0 END AS temporary_covered,
                money_div(x6(temporary__cap_multiple * s_urban), 1) AS temporary_cap,
                money_div(x6(temporary__township_limit_multiple * s_urban), 1) AS temporary_township_limit,
                -- 两项补贴

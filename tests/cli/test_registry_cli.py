@@ -138,6 +138,7 @@ def test_demo_builds_a_province_and_reloads_unchanged(settings: Settings) -> Non
     assert first.exit_code == 0, first.output
     assert "20,000 人" in first.output and "贵阳市" in first.output
     assert "未通过 0" in first.output
+    assert "救助测算" in first.output and "最低生活保障（低保）" in first.output
     second = runner.invoke(app, ["demo", "--persons", "20000", "--seed", "7", "--as-of", "2025-10-01"])
     assert "新增 0，更新 0" in second.output
     assert (settings.data_dir / "population" / "persons.parquet").exists()
