@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from doudi import ids
 from doudi.divisions import DivisionError, Level, get_catalog
-from doudi.registry.schema import MONEY
+from doudi.registry.schema import MONEY, income_fields
 
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Relation = Literal["head", "spouse", "child", "parent", "grandchild", "sibling", "other"]
@@ -173,10 +173,7 @@ MEMBER_SCHEMA = pa.schema(
         ("schooling", pa.string()),
         ("able_to_work", pa.bool_()),
         ("has_able_supporter", pa.bool_()),
-        ("wage_income", MONEY),
-        ("business_income", MONEY),
-        ("property_income", MONEY),
-        ("transfer_income", MONEY),
+        *income_fields(MONEY),
     ]
 )
 

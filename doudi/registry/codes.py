@@ -207,3 +207,37 @@ PROPERTY_KINDS: dict[str, str] = {
 
 YES_ALIASES = frozenset({"是", "有", "y", "yes", "true", "1", "√", "✓"})
 NO_ALIASES = frozenset({"否", "无", "n", "no", "false", "0", "", "×"})
+
+# Chinese labels of registry fields as users know them (reject reasons, rejects and export headers).
+FIELD_LABELS: dict[str, str] = {
+    "household_no": "户编号",
+    "division_code": "行政区划代码",
+    "county_name": "县（市、区）",
+    "township_name": "乡镇（街道）",
+    "village_name": "村（社区）",
+    "address": "家庭住址",
+    "area_type": "城乡类别",
+    "category": "人员类别",
+    "category_start": "纳入日期",
+    "name": "姓名",
+    "citizen_id": "公民身份号码",
+    "relation": "与户主关系",
+    "disability_kind": "残疾类别",
+    "disability_grade": "残疾等级",
+    "self_care_failed_items": "生活自理能力评估未通过项数",
+    "serious_illness": "是否重病",
+    "schooling": "就学情况",
+    "employment": "就业情况",
+    "wage_income": "工资性收入",
+    "business_income": "经营净收入",
+    "property_income": "财产净收入",
+    "transfer_income": "转移净收入",
+    "monthly_income": "月收入",
+    "categories": "人员类别",
+    "sex": "性别",
+    "birth_date": "出生日期",
+    "vehicles": "机动车",
+    "extra_housing": "其他住房",
+    "business_registered": "工商登记",
+    "deposits": "存款",
+}

@@ -18,26 +18,9 @@ from sqlalchemy import Engine
 
 from doudi import audit, ids
 from doudi.registry import codes, queries
+from doudi.registry.codes import FIELD_LABELS
 
-HEADERS: dict[str, str] = {
-    "household_no": "户编号",
-    "division_code": "行政区划代码",
-    "address": "家庭住址",
-    "area_type": "城乡类别",
-    "categories": "人员类别",
-    "name": "姓名",
-    "citizen_id": "公民身份号码",
-    "sex": "性别",
-    "birth_date": "出生日期",
-    "relation": "与户主关系",
-    "disability_kind": "残疾类别",
-    "disability_grade": "残疾等级",
-    "self_care_failed_items": "生活自理能力评估未通过项数",
-    "serious_illness": "是否重病",
-    "schooling": "就学情况",
-    "employment": "就业情况",
-    "monthly_income": "月收入（元）",
-}
+HEADERS: dict[str, str] = {**FIELD_LABELS, "monthly_income": "月收入（元）"}
 _LABELS: dict[str, dict[str, str]] = {
     "area_type": codes.AREA_TYPES,
     "relation": codes.RELATIONS,

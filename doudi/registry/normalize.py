@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 from doudi import ids
 from doudi.divisions import DivisionCatalog, DivisionError, Level
 from doudi.registry import codes
+from doudi.registry.codes import FIELD_LABELS
 from doudi.registry.schema import MONEY
 
 INCOME_FIELDS = {
@@ -31,37 +32,6 @@ INCOME_FIELDS = {
     "monthly_income": "unclassified",
 }
 PROPERTY_FIELDS = ("vehicles", "extra_housing", "business_registered", "deposits")
-
-# Labels of fields as users know them (for reject reasons and rejects-file headers).
-FIELD_LABELS: dict[str, str] = {
-    "household_no": "户编号",
-    "division_code": "行政区划代码",
-    "county_name": "县（市、区）",
-    "township_name": "乡镇（街道）",
-    "village_name": "村（社区）",
-    "address": "家庭住址",
-    "area_type": "城乡类别",
-    "category": "人员类别",
-    "category_start": "纳入日期",
-    "name": "姓名",
-    "citizen_id": "公民身份号码",
-    "relation": "与户主关系",
-    "disability_kind": "残疾类别",
-    "disability_grade": "残疾等级",
-    "self_care_failed_items": "生活自理能力评估未通过项数",
-    "serious_illness": "是否重病",
-    "schooling": "就学情况",
-    "employment": "就业情况",
-    "wage_income": "工资性收入",
-    "business_income": "经营净收入",
-    "property_income": "财产净收入",
-    "transfer_income": "转移净收入",
-    "monthly_income": "月收入",
-    "vehicles": "机动车",
-    "extra_housing": "其他住房",
-    "business_registered": "工商登记",
-    "deposits": "存款",
-}
 
 
 @dataclass

@@ -22,19 +22,10 @@ from typing import Any
 import pytest
 import yaml
 
-from doudi.programs.engine import ProgramResult, assess, assess_many
+from doudi.programs.engine import PROGRAMS, ProgramResult, assess, assess_many
 from doudi.programs.inputs import HouseholdInput
 
 CASES_DIR = Path(__file__).parent / "cases"
-PROGRAMS = (
-    "dibao",
-    "tekun",
-    "marginal",
-    "rigid_spending",
-    "temporary_assistance",
-    "disability_care_subsidy",
-    "disability_living_subsidy",
-)
 FIELDS = ("eligible", "monthly_amount", "covered", "basis", "details")
 CASE_KEYS = {"name", "input", "expect"}
 
