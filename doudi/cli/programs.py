@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,19 @@ from doudi.programs.engine import assess
 from doudi.programs.explain import PROGRAM_NAMES, explain
 from doudi.programs.inputs import HouseholdInput
 from doudi.programs.parameters import ParameterError, default_parameters
-from doudi.programs.run import RunResult, Source, run_programs
+from doudi.programs.run import RunResult, Source, load_households, run_programs
+from doudi.programs.simulate import (
+    PAID,
+    SHORT_NAMES,
+    SOURCES,
+    ScenarioError,
+    SimulationResult,
+    load_scenario,
+    short_prefecture,
+    simulate,
+    slug,
+    write_reports,
+)
 
 app = typer.Typer(help="救助测算：单户测算、全名册测算、政策调整模拟。", no_args_is_help=True)
 
@@ -126,3 +139,147 @@ def run_cmd(
     )
     if result.path:
         common.console.print(f"逐户结果：{result.path}")
+
+
+def _signed(value: Decimal, places: str = ",.2f") -> str:
+    return f"{value:+{places}}" if value else f"{value:{places}}"
+
+
+def print_simulation(result: SimulationResult) -> None:
+    """Per program, then per prefecture, then the urban–rural standard ratio."""
+    sc = result.scenario
+    t = Table(
+        title=f"{sc.name}（测算日期 {sc.date.isoformat()}，{SOURCES.get(result.source or '', '')}"
+        f" {result.households:,} 户）：与现行参数相比"
+    )
+    for col in (
+        "救助项目",
+        "新增户数",
+        "退出户数",
+        "新增户人数",
+        "退出户人数",
+        "月支出变化（万元）",
+        "年支出变化（万元）",
+    ):
+        t.add_column(col, justify="left" if col == "救助项目" else "right", overflow="fold")
+    wan = Decimal(10000)
+    for row in result.by_program.to_pylist():
+        paid = row["program"] in PAID
+        t.add_row(
+            SHORT_NAMES[row["program"]],
+            f"{row['households_new']:,}",
+            f"{row['households_lost']:,}",
+            f"{row['persons_new']:,}",
+            f"{row['persons_lost']:,}",
+            _signed(row["monthly_change"] / wan) if paid else "—",
+            _signed(row["annual_change"] / wan) if paid else "—",
+        )
+    common.console.print(t)
+    # Household counts of the paying program that moved most; money summed over all programs.
+    moved = {
+        r["program"]: r["households_new"] + r["households_lost"]
+        for r in result.by_program.to_pylist()
+        if r["program"] in PAID
+    }
+    focus = max(PAID, key=lambda p: (moved.get(p, 0), p == "dibao"))
+    label = SHORT_NAMES[focus]
+    counts: dict[str, tuple[int, int]] = {}
+    money: dict[str, tuple[Decimal, Decimal]] = {}
+    for r in result.by_prefecture.to_pylist():
+        if r["program"] == focus:
+            counts[r["prefecture"]] = (r["households_new"], r["households_lost"])
+        before, after = money.get(r["prefecture"], (Decimal(0), Decimal(0)))
+        money[r["prefecture"]] = (before + r["monthly_before"], after + r["monthly_after"])
+    t = Table(title=f"按市（州）：{label}户数变化，各项目合计月支出（万元）")
+    for col in (
+        "市（州）",
+        f"{label}新增户数",
+        f"{label}退出户数",
+        "调整前月支出",
+        "调整后月支出",
+        "月支出变化",
+        "年支出变化",
+    ):
+        t.add_column(col, justify="left" if col == "市（州）" else "right", overflow="fold")
+    for prefecture, (before, after) in money.items():
+        new, lost = counts.get(prefecture, (0, 0))
+        t.add_row(
+            short_prefecture(prefecture),
+            f"{new:,}",
+            f"{lost:,}",
+            f"{before / wan:,.2f}",
+            f"{after / wan:,.2f}",
+            _signed((after - before) / wan),
+            _signed(12 * (after - before) / wan),
+        )
+    common.console.print(t)
+    r = result.ratio
+    common.console.print(
+        f"城乡低保标准比（城市÷农村）：全省标准 {r.province_before} → {r.province_after}；"
+        f"按县人口加权平均 {r.weighted_before} → {r.weighted_after}。",
+        soft_wrap=True,
+    )
+
+
+@app.command("simulate")
+def simulate_cmd(
+    scenario_file: Path = typer.Argument(
+        ..., help="测算方案 YAML 文件（格式见 docs/simulation.md，示例见 examples/scenario-*.yaml）"
+    ),
+    out: Path = typer.Option(
+        None, "--out", help="报表输出目录，默认为数据目录下 simulations/<方案名>-<时间>/"
+    ),
+    source: str = typer.Option(
+        None,
+        "--source",
+        help="population（模拟省份全体人口）或 registry（名册）；默认取方案中的 source，"
+        "方案未写时有模拟人口用 population，否则用名册",
+    ),
+) -> None:
+    """政策调整模拟：按测算方案调整参数，与现行参数比较各项救助新增、退出的户数、人数和支出变化，
+    按市（州）、县汇总，并生成 Excel、CSV 和图表。"""
+    s = common.settings()
+    if source is not None and source not in SOURCES:
+        common.fail("--source 只能是 population（模拟省份全体人口）或 registry（名册）。")
+    try:
+        params = default_parameters()
+    except ParameterError as exc:
+        common.fail("参数文件有误：\n" + "\n".join(str(p) for p in exc.problems))
+        return
+    try:
+        scenario = load_scenario(scenario_file, params)
+    except ScenarioError as exc:
+        common.fail(f"测算方案“{scenario_file.name}”有误，请修改后重试：\n  " + "\n  ".join(exc.problems))
+        return
+    has_population = (s.data_dir / "population" / "households.parquet").exists()
+    chosen = source or scenario.source or ("population" if has_population else "registry")
+    src: Source = "population" if chosen == "population" else "registry"
+    try:
+        with common.console.status("正在读取家庭数据……"):
+            households, members = load_households(
+                src,
+                on=scenario.date,
+                engine=common.engine(s) if src == "registry" else None,
+                data_dir=s.data_dir,
+            )
+    except FileNotFoundError:
+        common.fail("没有模拟省份的人口文件，请先运行 doudi demo，或改用 --source registry。")
+        return
+    if households.num_rows == 0:
+        common.fail(
+            f"{SOURCES[src]}中没有可测算的家庭（{scenario.date.isoformat()}），请先导入名册或运行 doudi demo。"
+        )
+    try:
+        with common.console.status(f"正在测算 {households.num_rows:,} 户（现行参数与测算方案各一次）……"):
+            result = simulate(scenario, households=households, members=members, params=params, source=src)
+    except LookupError as exc:
+        common.fail(f"测算日期没有生效的参数：{exc}")
+        return
+    del households, members
+    print_simulation(result)
+    out_dir = out or s.data_dir / "simulations" / f"{slug(scenario.name)}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    with common.console.status("正在生成报表……"):
+        xlsx, csv_path, png = write_reports(result, out_dir)
+    common.console.print("逐县、逐项目的完整结果（金额精确到分，单位元）见报表：")
+    for label, path in (("Excel 报表", xlsx), ("按县 CSV", csv_path), ("图表", png)):
+        common.console.print(f"  {label}：{path}", soft_wrap=True, highlight=False)

@@ -39,6 +39,15 @@ SOURCES: dict[str, str] = {"population": "模拟省份全体人口", "registry":
 AREA_NAMES = {"urban": "城市", "rural": "农村"}
 # Programs that pay money (the others are statuses with no monthly amount).
 PAID = tuple(p for p in PROGRAMS if p not in ("marginal", "rigid_spending"))
+SHORT_NAMES = {
+    "dibao": "低保",
+    "tekun": "特困",
+    "marginal": "低保边缘",
+    "rigid_spending": "刚性支出困难",
+    "temporary_assistance": "临时救助",
+    "disability_care_subsidy": "护理补贴",
+    "disability_living_subsidy": "生活补贴",
+}
 RATIO_PLACES = Decimal("0.0001")
 _TOP_KEYS = ("name", "date", "source", "changes", "description")
 _CHANGE_KEYS = ("parameter", "from", "area", "scale", "set", "divisions")
