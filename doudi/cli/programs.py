@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import typer
@@ -141,13 +141,18 @@ def run_cmd(
         common.console.print(f"逐户结果：{result.path}")
 
 
-def _signed(value: Decimal, places: str = ",.2f") -> str:
-    return f"{value:+{places}}" if value else f"{value:{places}}"
+def _wan(yuan: Decimal, signed: bool = False) -> str:
+    """Yuan shown in 万元 to one decimal, rounded half up; ``signed`` puts + before increases."""
+    value = (yuan / 10000).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return f"{value:+,}" if signed and yuan else f"{value:,}"
 
 
 def print_simulation(result: SimulationResult) -> None:
     """Per program, then per prefecture, then the urban–rural standard ratio."""
     sc = result.scenario
+    common.console.print(f"测算方案：{sc.name}", soft_wrap=True)
+    for i, change in enumerate(sc.changes, start=1):
+        common.console.print(f"  {i}. {change.describe(result.params_before)}", soft_wrap=True)
     t = Table(
         title=f"{sc.name}（测算日期 {sc.date.isoformat()}，{SOURCES.get(result.source or '', '')}"
         f" {result.households:,} 户）：与现行参数相比"
@@ -162,7 +167,6 @@ def print_simulation(result: SimulationResult) -> None:
         "年支出变化（万元）",
     ):
         t.add_column(col, justify="left" if col == "救助项目" else "right", overflow="fold")
-    wan = Decimal(10000)
     for row in result.by_program.to_pylist():
         paid = row["program"] in PAID
         t.add_row(
@@ -171,8 +175,8 @@ def print_simulation(result: SimulationResult) -> None:
             f"{row['households_lost']:,}",
             f"{row['persons_new']:,}",
             f"{row['persons_lost']:,}",
-            _signed(row["monthly_change"] / wan) if paid else "—",
-            _signed(row["annual_change"] / wan) if paid else "—",
+            _wan(row["monthly_change"], signed=True) if paid else "—",
+            _wan(row["annual_change"], signed=True) if paid else "—",
         )
     common.console.print(t)
     # Household counts of the paying program that moved most; money summed over all programs.
@@ -207,10 +211,10 @@ def print_simulation(result: SimulationResult) -> None:
             short_prefecture(prefecture),
             f"{new:,}",
             f"{lost:,}",
-            f"{before / wan:,.2f}",
-            f"{after / wan:,.2f}",
-            _signed((after - before) / wan),
-            _signed(12 * (after - before) / wan),
+            _wan(before),
+            _wan(after),
+            _wan(after - before, signed=True),
+            _wan(12 * (after - before), signed=True),
         )
     common.console.print(t)
     r = result.ratio

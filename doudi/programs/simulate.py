@@ -88,7 +88,10 @@ class Change:
         param = params[self.parameter]
         area = f"（{AREA_NAMES[self.area]}）" if self.area else ""
         how = f"×{self.scale}" if self.scale is not None else f"调整为 {self.set_to}"
-        return f"{param.description}{area}{how}，{self.start.isoformat()} 起"
+        where = ""
+        if self.divisions:
+            where = "，限" + "、".join(params.catalog.require(c).name for c in self.divisions)
+        return f"{param.description}{area}{how}，{self.start.isoformat()} 起{where}"
 
 
 @dataclass(frozen=True)
