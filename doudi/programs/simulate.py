@@ -377,14 +377,24 @@ _CHANGE = """
 """
 
 
-def _slim(results: pa.Table) -> pa.Table:
-    """The columns the comparison needs."""
-    cols = ["household_id", "county_code", "n"]
+def paired(before: pa.Table, after: pa.Table) -> pa.Table:
+    """One row per household: its county and, per program, eligible/covered/amount before
+    (``b_``) and after (``a_``). Both tables come from :func:`evaluate` on the same households,
+    so their rows are in the same order (by household_id); the columns are put side by side
+    without a join or a copy."""
+    if before.num_rows != after.num_rows or not before.column("household_id").equals(
+        after.column("household_id")
+    ):
+        raise ValueError("baseline and scenario results are not the same households in the same order")
+    names = ["county_code"]
+    columns = [before.column("county_code")]
     for prefix in PREFIX.values():
-        cols += [f"{prefix}_eligible", f"{prefix}_covered"]
-        if f"{prefix}_amount" in results.column_names:
-            cols.append(f"{prefix}_amount")
-    return results.select(cols)
+        for what in ("eligible", "covered", "amount"):
+            col = f"{prefix}_{what}"
+            if col in before.column_names:
+                names += [f"b_{col}", f"a_{col}"]
+                columns += [before.column(col), after.column(col)]
+    return pa.table(columns, names=names)
 
 
 def _divisions_table(counties: list[str], catalog: DivisionCatalog) -> pa.Table:
@@ -406,21 +416,20 @@ def compare(
     same households (the county table sums exactly to the others)."""
     con = duckdb.connect()
     try:
-        con.register("b", _slim(before))
-        con.register("a", _slim(after))
+        con.register("pairs", paired(before, after))
         counties = sorted({c for c in before.column("county_code").unique().to_pylist() if c})
         con.register("d", _divisions_table(counties, catalog))
         parts = []
         for program in PROGRAMS:
             prefix = PREFIX[program]
             has_amount = f"{prefix}_amount" in before.column_names
-            b_m = f"b.{prefix}_amount" if has_amount else "CAST(0 AS DECIMAL(18,2))"
-            a_m = f"a.{prefix}_amount" if has_amount else "CAST(0 AS DECIMAL(18,2))"
+            b_m = f"b_{prefix}_amount" if has_amount else "CAST(0 AS DECIMAL(18,2))"
+            a_m = f"a_{prefix}_amount" if has_amount else "CAST(0 AS DECIMAL(18,2))"
             parts.append(
                 f"""SELECT '{program}' AS program, county_code, {_MEASURES}
-                    FROM (SELECT b.county_code, b.{prefix}_eligible AS b_e, a.{prefix}_eligible AS a_e,
-                                 b.{prefix}_covered AS b_c, a.{prefix}_covered AS a_c, {b_m} AS b_m, {a_m} AS a_m
-                          FROM b JOIN a USING (household_id))
+                    FROM (SELECT county_code, b_{prefix}_eligible AS b_e, a_{prefix}_eligible AS a_e,
+                                 b_{prefix}_covered AS b_c, a_{prefix}_covered AS a_c, {b_m} AS b_m, {a_m} AS a_m
+                          FROM pairs)
                     GROUP BY county_code"""
             )
         con.execute("CREATE TEMP TABLE c AS " + " UNION ALL ".join(parts))
@@ -442,9 +451,6 @@ def compare(
                 FROM (SELECT program, {_SUMS} FROM c GROUP BY program)
                 ORDER BY {order}"""
         ).to_arrow_table()
-        joined = con.execute("SELECT count(*) FROM b JOIN a USING (household_id)").fetchone()
-        if joined is None or joined[0] != before.num_rows or after.num_rows != before.num_rows:
-            raise ValueError("baseline and scenario results are not the same households")
     finally:
         con.close()
     return by_program, by_prefecture, by_county
@@ -490,7 +496,7 @@ def simulate(
     """
     if households.num_rows == 0:
         raise ValueError("no households to simulate")
-    on = pa.array([scenario.date] * households.num_rows, pa.date32())
+    on = pa.repeat(pa.scalar(scenario.date, pa.date32()), households.num_rows)
     households = households.set_column(households.schema.get_field_index("on_date"), "on_date", on)
     changed = scenario.apply(params)
     before = evaluate(households, members, params)

@@ -412,3 +412,14 @@ def test_values_are_read_exactly_from_yaml(tmp_path: Path, params: ParameterSet)
     assert changed.resolve("dibao.standard", "522701", "urban", ON).value == Decimal("800.10")
     assert changed.resolve("dibao.standard", "520201", "urban", ON).value == Decimal("778.00")
     assert changed.resolve("dibao.standard", "520102", "rural", ON).value == Decimal("568.17")
+
+
+def test_results_of_different_households_are_refused(
+    tables: tuple[pa.Table, pa.Table], params: ParameterSet
+) -> None:
+    households, members = tables
+    before = evaluate(households.slice(0, 50), members, params)
+    with pytest.raises(ValueError, match="not the same households"):
+        sim.compare(before, before.slice(1), params.catalog)
+    with pytest.raises(ValueError, match="not the same households"):
+        sim.compare(before, before.take(list(reversed(range(before.num_rows)))), params.catalog)
