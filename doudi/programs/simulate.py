@@ -377,6 +377,13 @@ _CHANGE = """
 """
 
 
+def _compared_columns(results: pa.Table) -> pa.Table:
+    keep = {"household_id", "county_code", "n"} | {
+        f"{prefix}_{what}" for prefix in PREFIX.values() for what in ("eligible", "covered", "amount")
+    }
+    return results.select([c for c in results.column_names if c in keep])
+
+
 def paired(before: pa.Table, after: pa.Table) -> pa.Table:
     """One row per household: its county and, per program, eligible/covered/amount before
     (``b_``) and after (``a_``). Both tables come from :func:`evaluate` on the same households,
@@ -499,8 +506,10 @@ def simulate(
     on = pa.repeat(pa.scalar(scenario.date, pa.date32()), households.num_rows)
     households = households.set_column(households.schema.get_field_index("on_date"), "on_date", on)
     changed = scenario.apply(params)
-    before = evaluate(households, members, params)
-    after = evaluate(households, members, changed)
+    # Keep only what the comparison reads, so the baseline's other columns are freed before
+    # the second evaluation.
+    before = _compared_columns(evaluate(households, members, params))
+    after = _compared_columns(evaluate(households, members, changed))
     by_program, by_prefecture, by_county = compare(before, after, params.catalog)
     con = duckdb.connect()
     try:
