@@ -20,6 +20,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -296,6 +297,24 @@ def parse_scenario(data: Any, params: ParameterSet) -> Scenario:
     return Scenario(name, day, tuple(changes), source, _text(data.get("description")))
 
 
+class _Loader(yaml.BaseLoader):
+    """Every scalar as text (dates and money are parsed exactly later); notes duplicate keys,
+    which YAML would otherwise silently resolve to the last one."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.duplicates: list[tuple[int, str]] = []
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                if key_node.value in seen:
+                    self.duplicates.append((key_node.start_mark.line + 1, key_node.value))
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_scenario(path: Path, params: ParameterSet) -> Scenario:
     """Read and check a scenario file; :class:`ScenarioError` on any problem."""
     try:
@@ -305,8 +324,11 @@ def load_scenario(path: Path, params: ParameterSet) -> Scenario:
     except UnicodeDecodeError:
         raise ScenarioError([f"测算方案文件“{path.name}”应为 UTF-8 编码。"]) from None
     try:
-        # BaseLoader keeps every scalar as text: dates and money are parsed exactly here.
-        data = yaml.load(text, Loader=yaml.BaseLoader)
+        loader = _Loader(text)
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f"第{mark.line + 1}行第{mark.column + 1}列" if mark else ""
@@ -316,6 +338,13 @@ def load_scenario(path: Path, params: ParameterSet) -> Scenario:
                 f"测算方案文件“{path.name}”{at}有 YAML 语法错误（{problem}），请检查缩进（只用空格）、冒号和引号。"
             ]
         ) from None
+    if loader.duplicates:
+        raise ScenarioError(
+            [
+                f"第{line}行：键“{key}”重复，同一层中每个键只能出现一次，请删去或合并其中一个。"
+                for line, key in loader.duplicates
+            ]
+        )
     return parse_scenario(data, params)
 
 
@@ -688,14 +717,22 @@ def write_csv(table: pa.Table, path: Path) -> Path:
     return path
 
 
+@cache
+def _add_font_file(path: str) -> str:
+    """Register a font file with matplotlib once per process; its family name."""
+    from matplotlib import font_manager
+
+    font_manager.fontManager.addfont(path)
+    return str(font_manager.FontProperties(fname=path).get_name())
+
+
 def cjk_font() -> str | None:
     """The family name of a CJK font matplotlib can use (registered if found by file), or None."""
     from matplotlib import font_manager
 
     if CJK_FONT_FILE.exists():
         try:
-            font_manager.fontManager.addfont(str(CJK_FONT_FILE))
-            return str(font_manager.FontProperties(fname=str(CJK_FONT_FILE)).get_name())
+            return _add_font_file(str(CJK_FONT_FILE))
         except (OSError, RuntimeError, ValueError) as exc:
             log.warning("cannot load CJK font %s: %s", CJK_FONT_FILE, exc)
     for family in CJK_FAMILIES:

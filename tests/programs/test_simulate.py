@@ -423,3 +423,15 @@ def test_results_of_different_households_are_refused(
         sim.compare(before, before.slice(1), params.catalog)
     with pytest.raises(ValueError, match="not the same households"):
         sim.compare(before, before.take(list(reversed(range(before.num_rows)))), params.catalog)
+
+
+def test_duplicate_keys_are_reported(tmp_path: Path, params: ParameterSet) -> None:
+    path = tmp_path / "dup.yaml"
+    path.write_text(
+        "name: 重复\ndate: 2026-01-01\nchanges:\n"
+        "  - parameter: dibao.standard\n    from: 2026-01-01\n    scale: 1.08\n    scale: 1.10\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as exc:
+        load_scenario(path, params)
+    assert exc.value.problems == ["第7行：键“scale”重复，同一层中每个键只能出现一次，请删去或合并其中一个。"]
