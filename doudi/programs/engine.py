@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -112,9 +113,14 @@ def _shared_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
+# Households evaluated per DuckDB query in a large batch, and DuckDB's memory for it (it
+# spills beyond; a chunk needs far less).
+CHUNK_HOUSEHOLDS = 250_000
+BATCH_MEMORY_LIMIT = "1GB"
+
 PIPELINE = (
     "WITH "
-    + ",\n".join(f"{name} AS ({sql})" for name, sql in STEPS)
+    + ",\n".join(f"{name} AS NOT MATERIALIZED ({sql})" for name, sql in STEPS)
     + "\nSELECT * FROM results ORDER BY household_id"
 )
 
@@ -126,13 +132,78 @@ def evaluate(
     *,
     con: duckdb.DuckDBPyConnection | None = None,
     debug: bool = False,
+    chunk_households: int = CHUNK_HOUSEHOLDS,
 ) -> pa.Table:
-    """Every program for every household: one row per household (see formulas.py).
+    """Every program for every household: one row per household, ordered by household_id
+    (see formulas.py). A large batch runs in chunks of whole households, so that memory is
+    bounded by a chunk and the result, whatever the size of the registry.
 
     With ``debug`` each step runs on its own and its SQL and row count are logged.
     """
     params = params or default_parameters()
-    con = con or _shared_connection()
+    if households.num_rows <= chunk_households:
+        return _evaluate_chunk(con or _shared_connection(), households, members, params, debug)
+    if con is None:
+        # A big batch gets its own connection, closed afterwards: DuckDB keeps the memory it
+        # used until its connection closes, and the thread's shared one lives on.
+        with connect() as own:
+            own.execute(f"SET memory_limit = '{BATCH_MEMORY_LIMIT}'")
+            return _evaluate_chunks(own, households, members, params, debug, chunk_households)
+    return _evaluate_chunks(con, households, members, params, debug, chunk_households)
+
+
+def _evaluate_chunks(
+    con: duckdb.DuckDBPyConnection,
+    households: pa.Table,
+    members: pa.Table,
+    params: ParameterSet,
+    debug: bool,
+    chunk_households: int,
+) -> pa.Table:
+    households = _sorted(households, ["household_id"])
+    members = _sorted(members, ["household_id", "member_no"])
+    # Members of each household, in household order: the offsets of the chunks in ``members``.
+    con.register("hh_keys", households.select(["household_id"]))
+    con.register("mm_keys", members.select(["household_id"]))
+    counts = con.sql(
+        """SELECT coalesce(c.k, 0) AS k FROM hh_keys LEFT JOIN
+               (SELECT household_id, count(*) AS k FROM mm_keys GROUP BY household_id) AS c USING (household_id)
+           ORDER BY hh_keys.household_id"""
+    ).to_arrow_table()
+    con.unregister("hh_keys")
+    con.unregister("mm_keys")
+    offsets = np.concatenate([[0], np.cumsum(counts.column("k").to_numpy())])
+    if offsets[-1] != members.num_rows:
+        raise ValueError("every member must belong to one of the households")
+    parts = []
+    for start in range(0, households.num_rows, chunk_households):
+        stop = min(start + chunk_households, households.num_rows)
+        m_start, m_stop = int(offsets[start]), int(offsets[stop])
+        parts.append(
+            _evaluate_chunk(
+                con,
+                households.slice(start, stop - start),
+                members.slice(m_start, m_stop - m_start),
+                params,
+                debug,
+            )
+        )
+    return pa.concat_tables(parts)
+
+
+def _sorted(table: pa.Table, keys: list[str]) -> pa.Table:
+    """``table`` sorted by ``keys`` (ascending), without sorting when it already is."""
+    col = table.column(keys[0])
+    if table.num_rows < 2 or (
+        len(keys) == 1 and not pc.any(pc.less(col.slice(1), col.slice(0, table.num_rows - 1))).as_py()
+    ):
+        return table
+    return table.sort_by([(k, "ascending") for k in keys])
+
+
+def _evaluate_chunk(
+    con: duckdb.DuckDBPyConnection, households: pa.Table, members: pa.Table, params: ParameterSet, debug: bool
+) -> pa.Table:
     con.register("h", households)
     con.register("m", members)
     con.register("p", parameter_table(households, params))

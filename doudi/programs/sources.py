@@ -65,6 +65,7 @@ def from_population(
     con: duckdb.DuckDBPyConnection | None = None,
 ) -> tuple[pa.Table, pa.Table]:
     """All households of the synthetic province (or only those in a category)."""
+    own = con is None
     con = con or duckdb.connect()
     hh = (population_dir / "households.parquet").as_posix()
     pp = (population_dir / "persons.parquet").as_posix()
@@ -82,6 +83,8 @@ def from_population(
     )
     households = con.sql(_households_sql("src_h", on)).to_arrow_table().cast(HOUSEHOLD_SCHEMA)
     members = con.sql(_members_sql("src_m", on)).to_arrow_table().cast(MEMBER_SCHEMA)
+    if own:
+        con.close()
     return households, members
 
 
