@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import warnings
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -117,6 +118,8 @@ def _shared_connection() -> duckdb.DuckDBPyConnection:
 # spills beyond; a chunk needs far less).
 CHUNK_HOUSEHOLDS = 250_000
 BATCH_MEMORY_LIMIT = "1GB"
+# Up to this many households a batch is planned once (see _evaluate_chunk).
+SMALL_BATCH = 1000
 
 PIPELINE = (
     "WITH "
@@ -208,8 +211,14 @@ def _evaluate_chunk(
     con.register("m", members)
     con.register("p", parameter_table(households, params))
     try:
-        if not debug:
+        if not debug and households.num_rows > SMALL_BATCH:
             return con.sql(PIPELINE).to_arrow_table()
+        if not debug:
+            # A relation (con.sql) plans the query twice; for a handful of households planning is
+            # most of the work, and the extra copy DuckDB warns about is a few rows.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Arrow output on a DB-API result")
+                return con.execute(PIPELINE).to_arrow_table()
         for name, sql in STEPS:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
             found = con.execute(f"SELECT count(*) FROM {name}").fetchone()

@@ -14,10 +14,14 @@ no division) and the one division per amount is done in integers by the ``money_
 from __future__ import annotations
 
 MACROS = [
-    # x / d rounded half up to the fen, exactly: x has at most 6 decimals, d is a positive integer.
-    "CREATE OR REPLACE MACRO money_div(x, d) AS CAST((CAST(CAST(x AS DECIMAL(38,6)) * 1000000 AS HUGEINT) * 2 "
-    "+ 10000 * CAST(d AS HUGEINT)) // (20000 * CAST(d AS HUGEINT)) AS DECIMAL(18,0)) * 0.01",
     "CREATE OR REPLACE MACRO x6(x) AS CAST(x AS DECIMAL(18,6))",
+    # The exact value of x (at most 6 decimals) in millionths, as a BIGINT: whole and fractional
+    # parts apart, so that no DECIMAL multiplication can overflow (exact for |x| < 4.6e12 yuan).
+    "CREATE OR REPLACE MACRO micro(x) AS CAST(floor(x6(x)) AS BIGINT) * 1000000 "
+    "+ CAST((x6(x) - floor(x6(x))) * 1000000 AS BIGINT)",
+    # x / d rounded half up to the fen, exactly, in integer arithmetic; d is a positive integer.
+    "CREATE OR REPLACE MACRO money_div(x, d) AS CAST((micro(x) * 2 + 10000 * CAST(d AS BIGINT)) "
+    "// (20000 * CAST(d AS BIGINT)) AS DECIMAL(18,0)) * 0.01",
 ]
 
 STEPS: list[tuple[str, str]] = [
