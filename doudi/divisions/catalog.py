@@ -94,12 +94,6 @@ def parent_code_of(code: str) -> str | None:
     return None
 
 
-def township_kind(code: str) -> str:
-    """街道 / 镇 / 乡 / 其他 from the first digit of the township part."""
-    digit = code[6]
-    return {"0": "街道", "1": "镇", "2": "乡", "3": "乡"}.get(digit, "其他")
-
-
 @dataclass(frozen=True, slots=True)
 class Division:
     """One division. ``area_type`` is ``urban`` or ``rural``."""
@@ -110,14 +104,6 @@ class Division:
     parent_code: str | None
     area_type: str
     source: str = "mca"
-
-    @property
-    def county_code(self) -> str | None:
-        return self.code[:6] if self.level >= Level.COUNTY else None
-
-    @property
-    def township_code(self) -> str | None:
-        return self.code[:9] if self.level >= Level.TOWNSHIP else None
 
 
 def _area_type_of_township(code: str, name: str) -> str:

@@ -279,15 +279,3 @@ def assess_many(
 def assess(household: HouseholdInput, params: ParameterSet | None = None) -> dict[str, ProgramResult]:
     """Assess one household (the same formulas as the batch, on a batch of one)."""
     return assess_many([household], params)[household.household_id]
-
-
-def totals(table: pa.Table) -> dict[str, tuple[int, Decimal]]:
-    """Eligible households and monthly amount per program over a result table."""
-    out = {}
-    for program, prefix in PREFIX.items():
-        eligible = table.column(f"{prefix}_eligible")
-        count = int(pc.sum(pc.cast(eligible, pa.int64())).as_py() or 0)
-        amount_col = f"{prefix}_amount"
-        amount = pc.sum(table.column(amount_col)).as_py() if amount_col in table.column_names else None
-        out[program] = (count, Decimal(amount or 0))
-    return out

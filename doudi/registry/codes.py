@@ -191,20 +191,6 @@ AREA_TYPE_ALIASES: dict[str, str] = {
     "rural": "rural",
 }
 
-INCOME_KINDS: dict[str, str] = {
-    "wage": "工资性收入",
-    "business": "经营净收入",
-    "property": "财产净收入",
-    "transfer": "转移净收入",
-    "unclassified": "月收入（未分类）",
-}
-PROPERTY_KINDS: dict[str, str] = {
-    "vehicles": "机动车（辆）",
-    "extra_housing": "其他住房（套）",
-    "business_registered": "工商登记（个）",
-    "deposits": "存款及有价证券（元）",
-}
-
 YES_ALIASES = frozenset({"是", "有", "y", "yes", "true", "1", "√", "✓"})
 NO_ALIASES = frozenset({"否", "无", "n", "no", "false", "0", "", "×"})
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -40,15 +39,11 @@ class ExportError(ValueError):
         self.message_zh = message_zh
 
 
-def _label(arr: pa.ChunkedArray, mapping: dict[str, str]) -> pa.Array:
-    keys = pa.array(list(mapping), pa.string())
-    values = np.array([*list(mapping.values()), None], dtype=object)
-    idx = pc.fill_null(pc.index_in(arr, value_set=keys), len(mapping)).to_numpy()
-    out = values[idx]
-    raw = np.asarray(arr.to_pylist(), dtype=object)
-    unknown = (idx == len(mapping)) & (raw != None)  # noqa: E711 - element-wise None test
-    out[unknown] = raw[unknown]
-    return pa.array(out, pa.string())
+def _label(arr: pa.ChunkedArray, mapping: dict[str, str]) -> pa.ChunkedArray:
+    """Codes replaced by their Chinese labels; a value without a label is kept as it is."""
+    labels = pa.array(list(mapping.values()), pa.string())
+    index = pc.index_in(arr, value_set=pa.array(list(mapping), pa.string()))
+    return pc.coalesce(pc.take(labels, index), arr)
 
 
 def to_display(table: pa.Table, *, unmasked: bool) -> pa.Table:

@@ -9,20 +9,11 @@ from factories import family, person_row, roster
 from sqlalchemy import Engine, text
 
 from doudi.registry import divisions_store, queries
-from doudi.registry.importer import ImportResult, import_roster_table
+from doudi.registry.importer import REGISTRY_TABLES, ImportResult, import_roster_table
 
 OCT = dt.date(2025, 10, 1)
 NOV = dt.date(2025, 11, 1)
-TABLES = (
-    "households",
-    "household_versions",
-    "persons",
-    "person_versions",
-    "income_items",
-    "property_items",
-    "household_categories",
-    "divisions",
-)
+TABLES = (*REGISTRY_TABLES, "divisions")
 
 
 def run(engine: Engine, rows: list[dict], on: dt.date = OCT) -> ImportResult:
