@@ -21,7 +21,7 @@
 set -euo pipefail
 
 # Extras of the project installed into .venv. Later suites add theirs here (e.g. "test,spark").
-EXTRAS="test"
+EXTRAS="test,spark"
 APT_PACKAGES=(postgresql fonts-wqy-microhei chromium)
 PYTHON="${PYTHON:-python3}"
 PG_FIRST_PORT=55432

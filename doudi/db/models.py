@@ -207,3 +207,140 @@ class AuditEntry(Base):
     division_code: Mapped[str | None] = mapped_column(String(12))
     reason: Mapped[str | None] = mapped_column(String(500))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+# --- feeds and monitoring -------------------------------------------------------------------
+
+
+class FeedLoad(Base):
+    """The feed manifest: one row per file loaded for a kind and period.
+
+    At most one load per (kind, period) is ``active``; a corrected resubmission makes the
+    earlier one ``superseded`` (``superseded_by`` points at its successor, ``replaces_load_id``
+    back) and records the change in ``change``. Loading a file whose content was already loaded
+    for the same kind and period changes nothing.
+    """
+
+    __tablename__ = "feed_loads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    period: Mapped[str] = mapped_column(String(7))
+    file_name: Mapped[str] = mapped_column(String(500))
+    file_sha256: Mapped[str] = mapped_column(String(64))
+    file_format: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    replaces_load_id: Mapped[int | None] = mapped_column(Integer)
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
+    rows_read: Mapped[int] = mapped_column(Integer, default=0)
+    rows_good: Mapped[int] = mapped_column(Integer, default=0)
+    rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
+    rows_duplicate: Mapped[int] = mapped_column(Integer, default=0)
+    rows_matched: Mapped[int] = mapped_column(Integer, default=0)
+    parquet_path: Mapped[str | None] = mapped_column(String(500))
+    quarantine_path: Mapped[str | None] = mapped_column(String(500))
+    quality: Mapped[str | None] = mapped_column(Text)
+    change: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        Index("ix_feed_loads_kind_period", "kind", "period", "status"),
+        Index("ix_feed_loads_sha", "file_sha256"),
+    )
+
+
+class MonitorRun(Base):
+    """One monthly monitoring run: what went in, what came out, how long it took."""
+
+    __tablename__ = "monitor_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7))
+    engine: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    actor: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    duration_s: Mapped[float | None] = mapped_column()
+    rules: Mapped[str | None] = mapped_column(Text)
+    feed_loads: Mapped[str | None] = mapped_column(Text)
+    counts: Mapped[str | None] = mapped_column(Text)
+    subjects: Mapped[int] = mapped_column(Integer, default=0)
+    candidates: Mapped[int] = mapped_column(Integer, default=0)
+    alerts_new: Mapped[int] = mapped_column(Integer, default=0)
+    alerts_updated: Mapped[int] = mapped_column(Integer, default=0)
+    alerts_unchanged: Mapped[int] = mapped_column(Integer, default=0)
+    alerts_suppressed: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_monitor_runs_period", "period"),)
+
+
+class Alert(Base):
+    """An early warning (预警) raised by a rule for a person or household, routed to a township.
+
+    One alert per event: ``(rule_id, subject_key, event_key)`` identifies it. While it is open,
+    later runs update it (``period_last``, facts, evidence) instead of adding another; once
+    closed it is not raised again for the same event within the rule's suppression window.
+    ``citizen_id`` is kept so that an unregistered person (discovery) can be found; every view
+    masks it.
+    """
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(60))
+    rule_version: Mapped[int] = mapped_column(Integer)
+    severity: Mapped[str] = mapped_column(String(6))
+    grain: Mapped[str] = mapped_column(String(10))
+    subject_key: Mapped[str] = mapped_column(String(40))
+    event_key: Mapped[str] = mapped_column(String(100), default="")
+    citizen_id: Mapped[str] = mapped_column(String(18))
+    person_id: Mapped[int | None] = mapped_column(BigInteger)
+    household_id: Mapped[int | None] = mapped_column(BigInteger)
+    household_no: Mapped[str | None] = mapped_column(String(40))
+    registered: Mapped[bool] = mapped_column(Boolean)
+    division_code: Mapped[str] = mapped_column(String(12))
+    township_code: Mapped[str] = mapped_column(String(12))
+    county_code: Mapped[str] = mapped_column(String(6))
+    period_first: Mapped[str] = mapped_column(String(7))
+    period_last: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    raised_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_reason: Mapped[str | None] = mapped_column(String(200))
+    first_run_id: Mapped[int] = mapped_column(Integer)
+    last_run_id: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(200))
+    explanation: Mapped[str] = mapped_column(Text)
+    facts: Mapped[str] = mapped_column(Text)
+    actions: Mapped[str] = mapped_column(Text)
+    policy: Mapped[str | None] = mapped_column(String(500))
+
+    __table_args__ = (
+        Index("ix_alerts_identity", "rule_id", "subject_key", "event_key"),
+        Index("ix_alerts_township", "township_code", "status"),
+        Index("ix_alerts_county", "county_code", "status"),
+    )
+
+
+class AlertEvidence(Base):
+    """A feed row behind an alert, with its source department and load."""
+
+    __tablename__ = "alert_evidence"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    alert_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    run_id: Mapped[int] = mapped_column(Integer)
+    feed_kind: Mapped[str] = mapped_column(String(30))
+    department: Mapped[str] = mapped_column(String(60))
+    load_id: Mapped[int] = mapped_column(Integer)
+    period: Mapped[str] = mapped_column(String(7))
+    row_no: Mapped[int] = mapped_column(BigInteger)
+    citizen_id: Mapped[str] = mapped_column(String(18))
+    event_date: Mapped[dt.date | None] = mapped_column(Date)
+    detail: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_alert_evidence_alert", "alert_id", "feed_kind", "load_id", "row_no", unique=True),
+    )
