@@ -569,3 +569,173 @@ def _check_unique(con: duckdb.DuckDBPyConnection) -> None:
 
 def _sql_list(values: Sequence[str]) -> str:
     return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+
+
+# --- queries ----------------------------------------------------------------------------------
+
+SEVERITIES = ("red", "orange", "yellow")
+
+
+def in_period(period: str, alias: str = "a") -> str:
+    """SQL condition: the alert belongs to the month ``period`` — raised or raised again by
+    that month's run (``period_first <= period <= period_last``), or raised earlier and still
+    open (not closed). ``period`` must be ``YYYY-MM`` (checked, so it can be a literal)."""
+    _check_period(period)
+    return (
+        f"({alias}.period_first <= '{period}' "
+        f"AND ({alias}.period_last >= '{period}' OR {alias}.closed_at IS NULL))"
+    )
+
+
+ALERT_SUMMARY_SCHEMA = pa.schema(
+    [
+        ("rule_id", pa.string()),
+        ("title", pa.string()),
+        ("severity", pa.string()),
+        ("county_code", pa.string()),
+        ("alerts", pa.int64()),
+        ("new", pa.int64()),
+        ("continuing", pa.int64()),
+        ("outstanding", pa.int64()),
+        ("open", pa.int64()),
+        ("discovery", pa.int64()),
+    ]
+)
+
+
+def alert_summary(db_engine: Engine, *, period: str) -> pa.Table:
+    """Alerts of the month by rule, severity and county (:data:`ALERT_SUMMARY_SCHEMA`).
+
+    ``alerts`` counts every alert of the month (:func:`in_period`): ``new`` ones first raised
+    that month, ``continuing`` ones raised earlier and again that month, ``outstanding`` ones
+    raised earlier, not again, and still open; ``open`` those not closed; ``discovery`` those
+    for people not in the registry.
+    """
+    _check_period(period)
+    sql = f"""
+        SELECT a.rule_id, MAX(a.title), a.severity, a.county_code, COUNT(*),
+               SUM(CASE WHEN a.period_first = '{period}' THEN 1 ELSE 0 END),
+               SUM(CASE WHEN a.period_first < '{period}' AND a.period_last >= '{period}' THEN 1 ELSE 0 END),
+               SUM(CASE WHEN a.period_last < '{period}' THEN 1 ELSE 0 END),
+               SUM(CASE WHEN a.closed_at IS NULL THEN 1 ELSE 0 END),
+               SUM(CASE WHEN a.registered THEN 0 ELSE 1 END)
+        FROM alerts a WHERE {in_period(period)}
+        GROUP BY a.rule_id, a.severity, a.county_code
+        ORDER BY a.rule_id, a.severity, a.county_code
+    """
+    with db_engine.connect() as conn:
+        return bulk.fetch_arrow(conn, sql, ALERT_SUMMARY_SCHEMA)
+
+
+LIST_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("rule_id", pa.string()),
+        ("rule_version", pa.int32()),
+        ("severity", pa.string()),
+        ("title", pa.string()),
+        ("grain", pa.string()),
+        ("citizen_id", pa.string()),
+        ("household_no", pa.string()),
+        ("registered", pa.bool_()),
+        ("division_code", pa.string()),
+        ("township_code", pa.string()),
+        ("county_code", pa.string()),
+        ("period_first", pa.string()),
+        ("period_last", pa.string()),
+        ("status", pa.string()),
+        ("raised_at", pa.timestamp("us")),
+        ("due_date", pa.date32()),
+        ("closed_at", pa.timestamp("us")),
+        ("explanation", pa.string()),
+        ("actions", pa.string()),
+    ]
+)
+# Timestamps are read as text (SQLite keeps them so) and parsed by Arrow; booleans as 0/1
+# (PostgreSQL's COPY writes them as t/f, which Arrow's CSV reader does not take).
+_LIST_READ_SCHEMA = pa.schema(
+    [
+        pa.field(f.name, pa.string())
+        if pa.types.is_timestamp(f.type)
+        else pa.field(f.name, pa.int8())
+        if pa.types.is_boolean(f.type)
+        else f
+        for f in LIST_SCHEMA
+    ]
+)
+
+
+def list_alerts(
+    db_engine: Engine,
+    *,
+    period: str | None = None,
+    county: str | None = None,
+    township: str | None = None,
+    status: str | None = None,
+    masked: bool = True,
+) -> pa.Table:
+    """Alerts (:data:`LIST_SCHEMA`), most severe and most urgent first: of the month
+    ``period`` (:func:`in_period`), a county (6-digit code), a township (9 digits), a
+    status (``open``, ``closed`` …). Citizen IDs are masked unless ``masked`` is false
+    (the caller then answers for the audit log)."""
+    where = ["1 = 1"]
+    params: dict[str, Any] = {}
+    if period is not None:
+        where.append(in_period(period))
+    if county is not None:
+        where.append("a.county_code = :county")
+        params["county"] = county
+    if township is not None:
+        where.append("a.township_code = :township")
+        params["township"] = township
+    if status is not None:
+        where.append("a.status = :status")
+        params["status"] = status
+    sql = (
+        f"SELECT {', '.join(_select(f) for f in LIST_SCHEMA)} FROM alerts a WHERE {' AND '.join(where)} "
+        f"ORDER BY {SEVERITY_ORDER.format(a='a')}, a.due_date, a.id"
+    )
+    with db_engine.connect() as conn:
+        table = bulk.fetch_arrow(conn, sql, _LIST_READ_SCHEMA, params or None).cast(LIST_SCHEMA)
+    if masked:
+        i = table.schema.get_field_index("citizen_id")
+        table = table.set_column(i, "citizen_id", mask_citizen_ids(table.column(i)))
+    return table
+
+
+def _select(f: pa.Field) -> str:
+    return f"CASE WHEN a.{f.name} THEN 1 ELSE 0 END" if pa.types.is_boolean(f.type) else f"a.{f.name}"
+
+
+SEVERITY_ORDER = "CASE {a}.severity WHEN 'red' THEN 0 WHEN 'orange' THEN 1 WHEN 'yellow' THEN 2 ELSE 3 END"
+
+
+def mask_citizen_ids(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """:func:`doudi.ids.mask_citizen_id` for a whole column (first 4 and last 4 kept)."""
+    return _mask(values, head=4, tail=4)
+
+
+def mask_names(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """:func:`doudi.ids.mask_name` for a whole column (the family name kept)."""
+    return _mask(values, head=1, tail=0)
+
+
+def _mask(values: pa.Array | pa.ChunkedArray, *, head: int, tail: int) -> pa.Array:
+    """Keep ``head`` leading and ``tail`` trailing characters and star the rest; a value too
+    short to keep anything (``len <= head + tail``; a one-character name) is all stars.
+    Vectorised by length: the values take few distinct lengths (IDs 18, names 2–4)."""
+    arr = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    arr = pc.cast(arr, pa.string())
+    lengths = pc.utf8_length(arr)
+    out = pc.cast(pa.nulls(len(arr)), pa.string())
+    for n in pc.unique(pc.drop_null(lengths)).to_pylist():
+        n = int(n)
+        if n > head + tail:
+            parts = [pc.utf8_slice_codeunits(arr, 0, head), pa.scalar("*" * (n - head - tail))]
+            if tail:
+                parts.append(pc.utf8_slice_codeunits(arr, n - tail, n))
+            masked = pc.binary_join_element_wise(*parts, "")
+        else:
+            masked = pc.cast(pa.repeat(pa.scalar("*" * n), len(arr)), pa.string())
+        out = pc.if_else(pc.equal(lengths, n), masked, out)
+    return out

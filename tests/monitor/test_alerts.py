@@ -53,23 +53,23 @@ def candidate(**fields: Any) -> dict[str, Any]:
 
 
 def discovery(**fields: Any) -> dict[str, Any]:
-    return candidate(
-        rule_id="discovery_disability",
-        severity="orange",
-        grain="person",
-        subject_key=ID_B,
-        event_key="2026-11",
-        citizen_id=ID_B,
-        person_id=None,
-        household_no=None,
-        registered=False,
-        division_code="522601",
-        title="未在册重度残疾人",
-        explanation="新办一级残疾证，尚未纳入救助。",
-        facts=json.dumps({"disability_grade": 1}),
-        actions=json.dumps(["assess_single_person_dibao"]),
-        **fields,
-    )
+    defaults: dict[str, Any] = {
+        "rule_id": "discovery_disability",
+        "severity": "orange",
+        "grain": "person",
+        "subject_key": ID_B,
+        "event_key": "2026-11",
+        "citizen_id": ID_B,
+        "person_id": None,
+        "household_no": None,
+        "registered": False,
+        "division_code": "522601",
+        "title": "未在册重度残疾人",
+        "explanation": "新办一级残疾证，尚未纳入救助。",
+        "facts": json.dumps({"disability_grade": 1}),
+        "actions": json.dumps(["assess_single_person_dibao"]),
+    }
+    return candidate(**{**defaults, **fields})
 
 
 def evidence(
