@@ -27,6 +27,9 @@ the same inputs changes nothing else. Evidence rows attach to their alert; one a
 The existing alerts are read once as Arrow, the decisions taken in DuckDB, new rows written
 with :func:`doudi.db.bulk.insert_arrow` and existing ones changed by one ``UPDATE … FROM`` a
 staging table (SQLite ≥ 3.33 and PostgreSQL). Nothing loops over rows in Python.
+
+The queries behind the CLI and the reports are here too: :func:`alert_summary` and
+:func:`list_alerts` over the alerts of a month (:func:`in_period`), with IDs masked.
 """
 
 from __future__ import annotations

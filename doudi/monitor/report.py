@@ -143,12 +143,13 @@ def write_reports(
         rates = _match_rates(conn, period) if match_rates is None else _conform_rates(match_rates)
         catalog = get_catalog()
         county_files = []
-        counties = _runs(rows.column("county_code"))
-        for county, start, stop in counties:
+        by_township = _count_rows(rows, ["county_code", "township_code", "township_name"])
+        for county, start, stop in _runs(rows.column("county_code")):
             division = catalog.get(county)
             name = division.name if division else "未知区划"
             path = out_dir / f"预警清单_{period}_{county}_{name}.xlsx"
-            _write_county(rows.slice(start, stop - start), path)
+            summary = by_township.filter(pc.equal(by_township.column("county_code"), county))
+            _write_county(rows.slice(start, stop - start), summary, path)
             county_files.append(path)
         summary_path = out_dir / f"预警汇总_{period}.xlsx"
         _write_summary(rows, rates, summary_path, period=period, discovered=discovered.as_py())
@@ -195,10 +196,11 @@ def _fetch(conn: Connection, period: str) -> pa.Table:
             WHERE e.alert_id IN (SELECT id FROM sel) GROUP BY e.alert_id
         )
         SELECT sel.id, sel.rule_id, sel.rule_version, sel.severity, sel.title, sel.citizen_id,
-               CASE WHEN sel.registered THEN 1 ELSE 0 END, sel.household_no, sel.division_code, sel.township_code,
-               sel.county_code, sel.period_first, sel.period_last, sel.status,
-               CASE WHEN sel.closed_at IS NULL THEN 0 ELSE 1 END, sel.raised_at, sel.due_date, sel.explanation, sel.actions,
-               CASE WHEN sel.registered THEN names.name END, d.name, COALESCE(ev.n, 0)
+               CASE WHEN sel.registered THEN 1 ELSE 0 END, sel.household_no, sel.division_code,
+               sel.township_code, sel.county_code, sel.period_first, sel.period_last, sel.status,
+               CASE WHEN sel.closed_at IS NULL THEN 0 ELSE 1 END, sel.raised_at, sel.due_date,
+               sel.explanation, sel.actions, CASE WHEN sel.registered THEN names.name END, d.name,
+               COALESCE(ev.n, 0)
         FROM sel
         LEFT JOIN persons p ON p.citizen_id = sel.citizen_id
         LEFT JOIN names ON names.person_id = p.id
@@ -326,21 +328,18 @@ def _sheet(wb: Workbook, title: str, columns: Sequence[tuple[str, int]], rows: i
     return ws
 
 
-def _write_county(rows: pa.Table, path: Path) -> None:
+def _write_county(rows: pa.Table, summary: pa.Table, path: Path) -> None:
+    """A county's workbook: ``rows`` its alerts, ``summary`` its counts by township."""
     wb = Workbook(write_only=True)
     townships = _runs(rows.column("township_code"))
-    summary = _count_rows(rows, "township_code")
     ws = _sheet(
         wb,
         "汇总",
         [("乡镇（街道）代码", 18), ("乡镇（街道）", 18), *((_COUNT_HEADERS[c], 12) for c in _COUNTS)],
         summary.num_rows,
     )
-    names = dict(
-        zip(rows.column("township_code").to_pylist(), rows.column("township_name").to_pylist(), strict=True)
-    )
     for r in summary.to_pylist():
-        ws.append([r["key"], names[r["key"]], *(r[c] for c in _COUNTS)])
+        ws.append([r["township_code"], r["township_name"], *(r[c] for c in _COUNTS)])
     totals = [pc.sum(summary.column(c)).as_py() for c in _COUNTS]
     ws.append([_bold(ws, "合计"), "", *totals])
 
@@ -398,18 +397,15 @@ def _sheet_title(name: str, code: str, used: set[str]) -> str:
     return title
 
 
-def _count_rows(rows: pa.Table, key: str | Sequence[str]) -> pa.Table:
-    """Counts of alerts per ``key`` (a column or columns): total, by severity, new, open,
-    discovery. The group column is ``key`` when ``key`` is one column."""
-    keys = [key] if isinstance(key, str) else list(key)
+def _count_rows(rows: pa.Table, keys: Sequence[str]) -> pa.Table:
+    """Counts of alerts per ``keys``: total, by severity, new, open, discovery."""
     con = duckdb.connect()
     try:
         con.register("r", rows.select([*keys, "severity", "situation", "closed", "registered"]))
         group = ", ".join(keys)
-        label = f"{keys[0]} AS key, " if isinstance(key, str) else f"{group}, "
         return con.sql(
             f"""
-            SELECT {label}
+            SELECT {group},
                    count(*) AS alerts,
                    count(*) FILTER (WHERE severity = 'red') AS red,
                    count(*) FILTER (WHERE severity = 'orange') AS orange,
@@ -443,7 +439,7 @@ def _write_summary(rows: pa.Table, rates: pa.Table, path: Path, *, period: str, 
         ws.append([r["rule_id"], r["title"], *(r[c] for c in _COUNTS)])
     ws.append([_bold(ws, "合计"), "", *(pc.sum(by_rule.column(c)).as_py() or 0 for c in _COUNTS)])
 
-    by_county = _count_rows(rows, "county_code")
+    by_county = _count_rows(rows, ["county_code"])
     catalog = get_catalog()
     ws = _sheet(
         wb,
@@ -457,14 +453,16 @@ def _write_summary(rows: pa.Table, rates: pa.Table, path: Path, *, period: str, 
         by_county.num_rows,
     )
     for r in by_county.to_pylist():
-        county = catalog.get(r["key"])
+        county = catalog.get(r["county_code"])
         prefecture = ""
         if county is not None:
             try:
                 prefecture = catalog.prefecture_of(county.code).name
             except StopIteration:  # a county directly under the province
                 prefecture = ""
-        ws.append([r["key"], prefecture, county.name if county else "未知区划", *(r[c] for c in _COUNTS)])
+        ws.append(
+            [r["county_code"], prefecture, county.name if county else "未知区划", *(r[c] for c in _COUNTS)]
+        )
     ws.append([_bold(ws, "合计"), "", "", *(pc.sum(by_county.column(c)).as_py() or 0 for c in _COUNTS)])
 
     contracts = default_contracts()
