@@ -44,7 +44,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, Engine, insert, text, update
+from sqlalchemy import Connection, DateTime, Engine, bindparam, insert, text, update
 
 from doudi.db import bulk
 from doudi.db.models import MonitorRun
@@ -509,7 +509,7 @@ def _write_updates(
             f"last_run_id = :run, {content}, "
             f"updated_at = CASE WHEN s.changed THEN :now ELSE alerts.updated_at END "
             f"FROM {_UPDATE_STAGE} s WHERE alerts.id = s.id"
-        ),
+        ).bindparams(bindparam("now", type_=DateTime())),  # stored as SQLAlchemy stores it
         {"run": run_id, "now": now},
     )
     _drop_stage(conn, _UPDATE_STAGE)

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from factories import citizen_id
-from sqlalchemy import Engine, select, text
+from sqlalchemy import DateTime, Engine, bindparam, select, text
 
 from doudi.db.models import Alert, AlertEvidence, MonitorRun
 from doudi.monitor.alerts import (
@@ -150,7 +150,7 @@ def close(engine: Engine, alert_id: int, at: dt.datetime) -> None:
         conn.execute(
             text(
                 "UPDATE alerts SET status = 'closed', closed_at = :at, closed_reason = '核实不符' WHERE id = :id"
-            ),
+            ).bindparams(bindparam("at", type_=DateTime())),
             {"at": at, "id": alert_id},
         )
 
