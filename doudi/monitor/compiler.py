@@ -166,13 +166,30 @@ class _Checker:
         self.issues.append(ExpressionIssue(offset, message))
 
     def offset(self, node: exp.Expr) -> int:
+        """Where a node starts in the text. Keywords carry no position in sqlglot's tree, so a
+        query starts at the last SELECT before its first positioned part, and a CAST, EXISTS or
+        IF at its keyword just before the opening parenthesis."""
         span = _node_span(node)
         start = span[0] if span else len(self.text)
-        if isinstance(node, (exp.Query, exp.Subquery, exp.Exists)):
-            # A query's own keyword carries no position: take the last SELECT before its content.
+        if isinstance(node, (exp.Query, exp.Subquery)):
             selects = [t.start for t in self.tokens if t.token_type == TokenType.SELECT and t.start <= start]
             if selects:
                 return selects[-1]
+        if isinstance(node, (exp.Cast, exp.TryCast, exp.Exists, exp.If)):
+
+            def keyword(token: Token) -> bool:
+                if token.token_type in (TokenType.EXISTS, TokenType.SELECT):
+                    return True
+                return token.text.upper() in ("CAST", "TRY_CAST", "IF")
+
+            before = [t for t in self.tokens if t.start < start]
+            found = None
+            while before and (before[-1].token_type == TokenType.L_PAREN or keyword(before[-1])):
+                token = before.pop()
+                if keyword(token):
+                    found = token.start
+            if found is not None:
+                return found
         return start if span else 0
 
     def operator_offset(self, node: exp.Expr) -> int:
