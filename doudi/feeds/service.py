@@ -1,0 +1,467 @@
+"""Loading a feed file for a kind and period, and the manifest (``feed_loads``) of what is in force.
+
+:func:`load_feed` is the one entry point (``doudi feeds load`` and the demo call it):
+
+1. the kind and the period are checked; the file is hashed (SHA-256) in one pass;
+2. if the active load of that kind and period has the same hash, nothing happens: no row,
+   no file, and the result says ``unchanged``;
+3. otherwise a manifest row is added (``running``), the file is read and validated in DuckDB
+   (:mod:`doudi.feeds.reader`, :mod:`doudi.feeds.validate`), the good rows are written as
+   Parquet, the rejected ones to the quarantine file, the quality report next to them
+   (:mod:`doudi.feeds.store`, :mod:`doudi.feeds.quality`);
+4. in one transaction the load becomes ``active`` and the previous active load of the kind
+   and period, if any, ``superseded`` (a corrected resubmission), with the rows added,
+   removed and changed recorded in ``change``; an audit entry is written with it.
+
+A file that cannot be read, lacks a required column, has no data row, or of which no row
+passes, ends as a ``failed`` manifest row with the error in ``quality`` and raises
+:class:`~doudi.feeds.reader.FeedError`; it never becomes active, so the earlier load stays in
+force. (A file of which every row is rejected keeps its quarantine file, so the department
+can see why.)
+
+The monthly run reads what is active with :func:`active_loads`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from doudi import audit
+from doudi.db import bulk, duck
+from doudi.db.models import FeedLoad
+from doudi.feeds import store
+from doudi.feeds.contract import FeedContract, default_contracts
+from doudi.feeds.quality import failure_report, match_rate, quality_report, registry_match
+from doudi.feeds.reader import FeedError, FeedFileError, detect_format, no_rows_error, read_feed, scan_file
+from doudi.feeds.validate import validate
+from doudi.periods import Period, PeriodError
+from doudi.settings import Settings
+
+log = logging.getLogger(__name__)
+
+ACTIVE = "active"
+SUPERSEDED = "superseded"
+FAILED = "failed"
+RUNNING = "running"
+_TABLE = FeedLoad.__table__
+
+
+@dataclass(frozen=True)
+class ActiveLoad:
+    """A load in force: the monthly run reads ``path`` (Parquet, ``stored_schema()``)."""
+
+    load_id: int
+    kind: str
+    period: str
+    path: Path
+
+
+@dataclass
+class FeedLoadResult:
+    """A manifest row as the caller sees it, with the quality report decoded.
+
+    ``unchanged`` is True when the file was already the active load of its kind and period
+    (the result then describes that load, and nothing was written)."""
+
+    load_id: int
+    kind: str
+    period: str
+    status: str
+    file_name: str
+    file_sha256: str
+    file_format: str
+    rows_read: int
+    rows_good: int
+    rows_rejected: int
+    rows_duplicate: int
+    rows_matched: int
+    parquet_path: Path | None
+    quarantine_path: Path | None
+    quality_path: Path | None
+    quality: dict[str, Any] = field(default_factory=dict)
+    change: dict[str, Any] | None = None
+    replaces_load_id: int | None = None
+    superseded_by: int | None = None
+    actor: str = ""
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
+    unchanged: bool = False
+
+    @property
+    def match_rate(self) -> float:
+        return match_rate(self.rows_matched, self.rows_good)
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        found = self.quality.get("error")
+        return found if isinstance(found, dict) else None
+
+    @classmethod
+    def from_row(cls, row: Any, *, unchanged: bool = False) -> FeedLoadResult:
+        quality = json.loads(row.quality) if row.quality else {}
+        parquet = Path(row.parquet_path) if row.parquet_path else None
+        quality_file = Path(quality["quality_path"]) if quality.get("quality_path") else None
+        return cls(
+            load_id=row.id,
+            kind=row.kind,
+            period=row.period,
+            status=row.status,
+            file_name=row.file_name,
+            file_sha256=row.file_sha256,
+            file_format=row.file_format,
+            rows_read=row.rows_read,
+            rows_good=row.rows_good,
+            rows_rejected=row.rows_rejected,
+            rows_duplicate=row.rows_duplicate,
+            rows_matched=row.rows_matched,
+            parquet_path=parquet,
+            quarantine_path=Path(row.quarantine_path) if row.quarantine_path else None,
+            quality_path=quality_file,
+            quality=quality,
+            change=json.loads(row.change) if row.change else None,
+            replaces_load_id=row.replaces_load_id,
+            superseded_by=row.superseded_by,
+            actor=row.actor,
+            started_at=row.started_at,
+            finished_at=row.finished_at,
+            unchanged=unchanged,
+        )
+
+
+# --- requests -----------------------------------------------------------------------------
+
+
+def contract_for(kind: str) -> FeedContract:
+    """The contract of ``kind``; :class:`FeedError` ``unknown_kind`` listing the known kinds."""
+    contracts = default_contracts()
+    if kind not in contracts:
+        known = "、".join(f"{k}（{c.title}）" for k, c in sorted(contracts.items()))
+        raise FeedError(
+            "unknown_kind",
+            f"unknown feed kind {kind!r}; known: {', '.join(sorted(contracts))}",
+            f"没有“{kind}”这类数据。可用的数据类别：{known}。",
+        )
+    return contracts[kind]
+
+
+def parse_period(period: str) -> Period:
+    """``YYYY-MM`` as a :class:`~doudi.periods.Period`; :class:`FeedError` ``bad_period``."""
+    try:
+        return Period.parse(period)
+    except PeriodError as exc:
+        raise FeedError("bad_period", f"period {period!r} is not YYYY-MM", str(exc)) from exc
+
+
+def period_label(p: Period) -> str:
+    """``2026年11月``."""
+    return f"{p.year}年{p.month}月"
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def load_feed(
+    engine: Engine,
+    settings: Settings,
+    kind: str,
+    path: Path,
+    period: str,
+    *,
+    actor: str,
+    progress: Callable[[str], None] | None = None,
+) -> FeedLoadResult:
+    """Load one feed file for ``kind`` and ``period`` (see the module documentation)."""
+    say = progress or (lambda _m: None)
+    contract = contract_for(kind)
+    p = parse_period(period)
+    period = str(p)
+    path = Path(path)
+    if not path.is_file():
+        raise FeedFileError(
+            "file_missing", "file not found", f"找不到文件“{path.name}”，请确认路径是否正确。", path=path
+        )
+    say("核对文件")
+    scan = scan_file(path)
+    with engine.begin() as conn:
+        active = _active_row(conn, kind, period)
+        if active is not None and active.file_sha256 == scan.sha256:
+            log.info(
+                "%s %s: %s is already the active load %d; nothing to do", kind, period, path.name, active.id
+            )
+            return FeedLoadResult.from_row(active, unchanged=True)
+        try:
+            fmt = detect_format(path)
+        except FeedFileError:
+            fmt = (path.suffix.lower().lstrip(".") or "unknown")[:10]
+        load_id = int(
+            conn.execute(
+                insert(FeedLoad)
+                .values(
+                    kind=kind,
+                    period=period,
+                    file_name=path.name[:500],
+                    file_sha256=scan.sha256,
+                    file_format=fmt,
+                    status=RUNNING,
+                    actor=actor,
+                )
+                .returning(FeedLoad.id)
+            ).scalar_one()
+        )
+    written: list[Path] = []
+    con = duck.connect(settings)
+    try:
+        return _load(engine, settings, con, contract, path, p, load_id, scan, active, actor, written, say)
+    except FeedError as exc:
+        log.warning("feed load %d (%s %s, %s) failed: %s", load_id, kind, period, path.name, exc)
+        _fail(engine, contract, load_id, period, path, fmt, exc, actor, written)
+        raise
+    except Exception as exc:
+        log.exception("feed load %d (%s %s, %s) failed", load_id, kind, period, path.name)
+        error = FeedError(
+            "internal",
+            f"{type(exc).__name__}: {exc}",
+            f"载入文件“{path.name}”时出现内部错误，请将日志发给系统管理员。",
+            path=path,
+        )
+        _fail(engine, contract, load_id, period, path, fmt, error, actor, written)
+        raise
+    finally:
+        con.close()
+        duck.release_arrow_memory()
+
+
+def _load(
+    engine: Engine,
+    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
+    contract: FeedContract,
+    path: Path,
+    p: Period,
+    load_id: int,
+    scan: Any,
+    active: Any,
+    actor: str,
+    written: list[Path],
+    say: Callable[[str], None],
+) -> FeedLoadResult:
+    period = str(p)
+    say("读取文件")
+    feed = read_feed(con, contract, path, scan=scan)
+    if feed.rows == 0:
+        raise no_rows_error(path)
+    say("校验")
+    validation = validate(
+        con,
+        contract,
+        feed,
+        period_start=p.start.isoformat(),
+        period_end=p.end.isoformat(),
+        period_label=period_label(p),
+    )
+    say("与名册比对")
+    with engine.connect() as conn:
+        match = registry_match(con, conn, contract)
+    quality = quality_report(contract=contract, feed=feed, validation=validation, match=match, period=period)
+    data_dir = settings.data_dir
+    quarantine = None
+    if validation.rows_rejected:
+        say("写出未通过的行")
+        quarantine = store.quarantine_path(data_dir, contract.kind, period, load_id).resolve()
+        written.append(quarantine)
+        store.write_quarantine(con, feed.headers, quarantine)
+    quality_file = store.quality_path(data_dir, contract.kind, period, load_id).resolve()
+    quality["quality_path"] = str(quality_file)
+    if quarantine is not None:
+        quality["quarantine_path"] = str(quarantine)
+    if validation.rows_good == 0:
+        written.append(quality_file)
+        error = FeedError(
+            "no_good_rows",
+            f"none of the {validation.rows_read} rows passed validation",
+            f"文件“{path.name}”的{validation.rows_read}行数据全部未通过校验，未载入；原因见未通过清单。",
+            path=path,
+        )
+        quality["error"] = error.to_dict()
+        store.write_quality(quality, quality_file)
+        error.quality = quality
+        raise error
+    say("写入数据")
+    target = store.parquet_path(data_dir, contract.kind, period, load_id).resolve()
+    written.append(target)
+    store.write_good_rows(con, contract, target, period=period, load_id=load_id)
+    change = None
+    if active is not None and active.parquet_path and Path(active.parquet_path).is_file():
+        say("与上次提交比对")
+        change = {
+            "replaces_load_id": active.id,
+            **store.diff_loads(con, contract, Path(active.parquet_path), target),
+        }
+    written.append(quality_file)
+    store.write_quality(quality, quality_file)
+
+    now = dt.datetime.now().replace(microsecond=0)
+    with engine.begin() as conn:
+        bulk.lock_for_write(conn, ["feed_loads"])
+        current = _active_row(conn, contract.kind, period)
+        if current is not None and (active is None or current.id != active.id):
+            # Another load of this kind and period became active meanwhile: compare with it.
+            change = None
+            if current.parquet_path and Path(current.parquet_path).is_file():
+                change = {
+                    "replaces_load_id": current.id,
+                    **store.diff_loads(con, contract, Path(current.parquet_path), target),
+                }
+        replaced = current.id if current is not None else None
+        if replaced is not None:
+            conn.execute(
+                update(FeedLoad)
+                .where(FeedLoad.id == replaced)
+                .values(status=SUPERSEDED, superseded_by=load_id)
+            )
+        conn.execute(
+            update(FeedLoad)
+            .where(FeedLoad.id == load_id)
+            .values(
+                status=ACTIVE,
+                replaces_load_id=replaced,
+                rows_read=validation.rows_read,
+                rows_good=validation.rows_good,
+                rows_rejected=validation.rows_rejected,
+                rows_duplicate=validation.rows_duplicate,
+                rows_matched=match.rows_matched,
+                parquet_path=str(target),
+                quarantine_path=str(quarantine) if quarantine else None,
+                quality=json.dumps(quality, ensure_ascii=False),
+                change=json.dumps(change, ensure_ascii=False) if change else None,
+                finished_at=now,
+            )
+        )
+        audit.record(
+            conn,
+            actor=actor,
+            action="feed_load",
+            object_type="feed_load",
+            object_ref=str(load_id),
+            detail={
+                "kind": contract.kind,
+                "period": period,
+                "file": path.name,
+                "sha256": scan.sha256,
+                "rows_read": validation.rows_read,
+                "rows_good": validation.rows_good,
+                "rows_rejected": validation.rows_rejected,
+                "replaces_load_id": replaced,
+            },
+        )
+        row = conn.execute(select(_TABLE).where(FeedLoad.id == load_id)).one()
+    log.info(
+        "feed load %d (%s %s, %s): %d read, %d good, %d rejected, %d matched%s",
+        load_id,
+        contract.kind,
+        period,
+        path.name,
+        validation.rows_read,
+        validation.rows_good,
+        validation.rows_rejected,
+        match.rows_matched,
+        f", replaces load {replaced}" if replaced else "",
+    )
+    return FeedLoadResult.from_row(row)
+
+
+def _fail(
+    engine: Engine,
+    contract: FeedContract,
+    load_id: int,
+    period: str,
+    path: Path,
+    fmt: str,
+    error: FeedError,
+    actor: str,
+    written: list[Path],
+) -> None:
+    """Record a failed load; the files it wrote go, except the quarantine and quality files
+    of a load whose every row was rejected (they say why)."""
+    quality = error.quality
+    keep = error.code == "no_good_rows"
+    for p in written:
+        if not keep or p.suffix == ".parquet":
+            p.unlink(missing_ok=True)
+    if quality is None:
+        quality = failure_report(
+            contract=contract, period=period, file_name=path.name, file_format=fmt, error=error.to_dict()
+        )
+    values: dict[str, Any] = {
+        "status": FAILED,
+        "quality": json.dumps(quality, ensure_ascii=False),
+        "finished_at": dt.datetime.now().replace(microsecond=0),
+    }
+    if keep:
+        values.update(
+            rows_read=quality.get("rows_read", 0),
+            rows_rejected=quality.get("rows_rejected", 0),
+            rows_duplicate=quality.get("rows_duplicate", 0),
+            quarantine_path=quality.get("quarantine_path"),
+        )
+    with engine.begin() as conn:
+        conn.execute(update(FeedLoad).where(FeedLoad.id == load_id).values(**values))
+        audit.record(
+            conn,
+            actor=actor,
+            action="feed_load_failed",
+            object_type="feed_load",
+            object_ref=str(load_id),
+            reason=error.code,
+            detail={"kind": contract.kind, "period": period, "file": path.name, "error": str(error)},
+        )
+    error.load_id = load_id
+
+
+# --- the manifest -------------------------------------------------------------------------
+
+
+def _active_row(conn: Connection, kind: str, period: str) -> Any:
+    return conn.execute(
+        select(_TABLE).where(FeedLoad.kind == kind, FeedLoad.period == period, FeedLoad.status == ACTIVE)
+    ).first()
+
+
+def active_loads(
+    conn: Connection, *, periods: list[str], kinds: list[str] | None = None
+) -> dict[str, list[ActiveLoad]]:
+    """The loads in force for ``periods``, by kind (every requested kind, or every contract's
+    kind, is a key; a kind without loads has an empty list), oldest period first."""
+    wanted = list(kinds) if kinds is not None else sorted(default_contracts())
+    out: dict[str, list[ActiveLoad]] = {k: [] for k in wanted}
+    if not periods or not wanted:
+        return out
+    rows = conn.execute(
+        select(FeedLoad.id, FeedLoad.kind, FeedLoad.period, FeedLoad.parquet_path)
+        .where(FeedLoad.status == ACTIVE, FeedLoad.period.in_(periods), FeedLoad.kind.in_(wanted))
+        .order_by(FeedLoad.kind, FeedLoad.period, FeedLoad.id)
+    ).all()
+    for load_id, kind, period, path in rows:
+        out[kind].append(ActiveLoad(int(load_id), kind, period, Path(str(path))))
+    return out
+
+
+def list_loads(
+    conn: Connection, *, period: str | None = None, kind: str | None = None
+) -> list[FeedLoadResult]:
+    """Manifest rows, newest first, optionally of one period and/or kind."""
+    query = select(_TABLE).order_by(FeedLoad.id.desc())
+    if period is not None:
+        query = query.where(FeedLoad.period == period)
+    if kind is not None:
+        query = query.where(FeedLoad.kind == kind)
+    return [FeedLoadResult.from_row(r) for r in conn.execute(query).all()]
