@@ -636,6 +636,49 @@ def _schema_problems(file: _File, node: MappingNode, rule_id: str, err: Validati
         file.fail(target, rule_id, message)
 
 
+# Valid stand-ins for keys whose values failed the schema, so that the other keys of the rule
+# are still checked (every problem at once); checks reading a stand-in are skipped.
+_STAND_INS: dict[str, Any] = {
+    "id": "rule",
+    "version": 1,
+    "title": "规则",
+    "severity": "yellow",
+    "grain": "person",
+    "applies_to": {"registered": True},
+    "params": {},
+    "when": "TRUE",
+    "event_key": None,
+    "evidence": {},
+    "actions": ["verify_visit"],
+    "explanation": "说明",
+    "policy": "依据",
+    "effective": {"from": dt.date(1900, 1, 1)},
+    "suppress_days": None,
+}
+
+
+def _repaired(raw: Mapping[str, Any], err: ValidationError) -> tuple[_RuleSpec, frozenset[str]] | None:
+    """The rule with each invalid top-level value replaced by its stand-in (unknown keys
+    dropped), and the keys replaced; None if even that does not validate."""
+    bad = {str(e["loc"][0]) for e in err.errors() if e["loc"]}
+    fields = {f.alias or name for name, f in _RuleSpec.model_fields.items()}
+    fixed: dict[str, Any] = {k: v for k, v in raw.items() if k in fields and k not in bad}
+    for key in bad & fields:
+        if key == "params" and isinstance(raw.get("params"), dict):
+            # Keep every param's name (the expressions refer to them), whatever its value.
+            fixed["params"] = {str(name): {"value": 0, "source": "x"} for name in raw["params"]}
+            continue
+        fixed[key] = _STAND_INS[key]
+    try:
+        spec = _RuleSpec.model_validate(fixed)
+    except ValidationError:
+        return None
+    skip = bad & fields
+    if "params" in skip and isinstance(raw.get("params"), dict):
+        skip = skip - {"params"} | {"param_values"}
+    return spec, frozenset(skip)
+
+
 class _RuleChecker:
     """Checks that need the catalogue, the contracts and the file positions."""
 
@@ -645,14 +688,19 @@ class _RuleChecker:
         self.contracts = contracts
         self.window = monitor_parameters().window_months.value
 
-    def check(self, node: MappingNode, spec: _RuleSpec) -> Rule | None:
+    def check(
+        self, node: MappingNode, spec: _RuleSpec, rid: str, skip: frozenset[str] = frozenset()
+    ) -> Rule | None:
+        """Check what the schema cannot; ``skip`` names the keys whose values were invalid
+        (already reported) and stand in ``spec`` as placeholders: checks reading them are left
+        out. The rule when nothing is wrong, else None."""
         before = len(self.file.problems)
-        rid = spec.id
         fail = self.file.fail
         for text, field_name in ((spec.title, "title"), (spec.explanation, "explanation")):
-            if not _CJK.search(text):
+            if field_name not in skip and not _CJK.search(text):
                 fail(self._at(node, field_name), rid, f"{field_name} 应用中文书写")
-        self._applies_to(node, spec)
+        if "applies_to" not in skip:
+            self._applies_to(node, spec, rid)
         features = self.catalogue.by_name()
         params = {name: p.value for name, p in spec.params.items()}
         params_node = _child(node, "params")
@@ -669,6 +717,10 @@ class _RuleChecker:
         key_columns: list[str] = []
         expressions: list[tuple[str, str | None]] = [("when", spec.when), ("event_key", spec.event_key)]
         for which, source in expressions:
+            if which in skip or "params" in skip:
+                # A broken params list would make every param look like an unknown feature.
+                parsed = False
+                continue
             if source is None:
                 continue
             tree = self._expression(
@@ -708,17 +760,22 @@ class _RuleChecker:
                     rid,
                     f"未知的措施“{action}”，可用：{'、'.join(f'{a}（{zh}）' for a, zh in ACTIONS.items())}",
                 )
-        shown = self._template(node, spec, params, rid)
-        if spec.effective.to is not None and spec.effective.to < spec.effective.from_:
+        shown = None if {"explanation", "params"} & skip else self._template(node, spec, params, rid)
+        if (
+            "effective" not in skip
+            and spec.effective.to is not None
+            and spec.effective.to < spec.effective.from_
+        ):
             where = self._at_path(node, ["effective", "to"]) or node
             fail(where, rid, f"结束日期 {spec.effective.to} 早于起始日期 {spec.effective.from_}")
-        referenced |= {name for name, _offset in template_names(spec.explanation) if name in params}
+        if shown is not None:
+            referenced |= {name for name, _offset in template_names(spec.explanation) if name in params}
         if parsed and shown is not None:
             for name in spec.params:
                 if name not in referenced and name not in features:
                     key = _key_node(params_node, name) if params_node is not None else None
                     fail(key or node, rid, f"参数“{name}”没有在 when、event_key 或 explanation 中使用")
-        if len(self.file.problems) > before:
+        if len(self.file.problems) > before or skip:
             return None
         facts = list(dict.fromkeys([*spec.evidence.features, *used, *key_columns, *(shown or [])]))
         return Rule(
@@ -753,9 +810,8 @@ class _RuleChecker:
             node = _child(node, part)
         return node
 
-    def _applies_to(self, node: MappingNode, spec: _RuleSpec) -> None:
+    def _applies_to(self, node: MappingNode, spec: _RuleSpec, rid: str) -> None:
         applies = spec.applies_to
-        rid = spec.id
         categories_node = self._at_path(node, ["applies_to", "categories"])
         if not applies.registered and applies.categories:
             self.file.fail(
@@ -848,39 +904,57 @@ def _rule_nodes(file: _File, root: Node, data: Any) -> list[tuple[MappingNode, A
     return out
 
 
-def _check_file(
-    path: Path, catalogue: Catalogue, contracts: Mapping[str, FeedContract]
-) -> tuple[list[tuple[Rule, Node]], list[RuleProblem]]:
+@dataclass
+class _Checked:
+    """What one file gave: its valid rules, the id of every rule that has one (valid or not,
+    for the duplicate check across files), and its problems."""
+
+    rules: list[Rule] = field(default_factory=list)
+    ids: list[tuple[str, Node, int]] = field(default_factory=list)  # id, its node, rule line
+    problems: list[RuleProblem] = field(default_factory=list)
+
+
+def _check_file(path: Path, catalogue: Catalogue, contracts: Mapping[str, FeedContract]) -> _Checked:
     file = _File(path)
+    out = _Checked(problems=file.problems)
     try:
         file.text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        return [], [RuleProblem(file.name, "", 1, 1, "文件应为 UTF-8 编码")]
+        file.problems.append(RuleProblem(file.name, "", 1, 1, "文件应为 UTF-8 编码"))
+        return out
     try:
         root, data = _compose(file.text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        return [], [RuleProblem(file.name, "", line, column, _yaml_message(exc))]
+        file.problems.append(RuleProblem(file.name, "", line, column, _yaml_message(exc)))
+        return out
     if root is None:
-        return [], [RuleProblem(file.name, "", 1, 1, "文件为空，应至少写一条规则（不用的文件请删除）")]
+        file.problems.append(
+            RuleProblem(file.name, "", 1, 1, "文件为空，应至少写一条规则（不用的文件请删除）")
+        )
+        return out
     checker = _RuleChecker(file, catalogue, contracts)
-    rules: list[tuple[Rule, Node]] = []
     for node, raw in _rule_nodes(file, root, data):
         raw_id = raw.get("id") if isinstance(raw, dict) else None
         rid = raw_id if isinstance(raw_id, str) else ""
+        if rid and _NAME.match(rid):
+            out.ids.append((rid, _child(node, "id") or node, node.start_mark.line + 1))
         before = len(file.problems)
         _duplicate_keys(file, node, rid)
+        skip: frozenset[str] = frozenset()
         try:
             spec = _RuleSpec.model_validate(raw)
         except ValidationError as err:
             _schema_problems(file, node, rid, err)
-            continue
-        rule = checker.check(node, spec)
+            repaired = _repaired(raw, err) if isinstance(raw, dict) else None
+            if repaired is None:
+                continue
+            spec, skip = repaired
+        rule = checker.check(node, spec, rid, skip)
         if rule is not None and len(file.problems) == before:
-            id_node = _child(node, "id") or node
-            rules.append((rule, id_node))
-    return rules, file.problems
+            out.rules.append(rule)
+    return out
 
 
 def check_rules(
@@ -891,7 +965,8 @@ def check_rules(
 ) -> tuple[list[Rule], list[RuleProblem]]:
     """Every rule of every ``*.yaml`` file in ``directory`` (the packaged rules by default),
     and every problem found, in file order then position. Only rules without problems are
-    returned; a rule whose id repeats an earlier file's is reported and left out.
+    returned; a rule whose id repeats an earlier one (in any file) is reported and left out.
+    A key whose value is invalid is reported, and the rest of its rule is still checked.
     """
     directory = directory or RULES_DIR
     if not directory.is_dir():
@@ -900,26 +975,28 @@ def check_rules(
     contracts = contracts or default_contracts()
     rules: list[Rule] = []
     problems: list[RuleProblem] = []
-    first: dict[str, Rule] = {}
+    first: dict[str, tuple[str, int]] = {}  # id → (file, line of its rule)
     for path in sorted(directory.glob("*.yaml")):
-        found, file_problems = _check_file(path, catalogue, contracts)
-        for rule, id_node in found:
-            if rule.id in first:
-                earlier = first[rule.id]
+        checked = _check_file(path, catalogue, contracts)
+        repeated: set[int] = set()
+        for rule_id, id_node, line in checked.ids:
+            if rule_id in first:
+                earlier_file, earlier_line = first[rule_id]
                 mark = id_node.start_mark
-                file_problems.append(
+                checked.problems.append(
                     RuleProblem(
                         path.name,
-                        rule.id,
+                        rule_id,
                         mark.line + 1,
                         mark.column + 1,
-                        f"规则 id 重复：{earlier.file} 第{earlier.line}行已有 {rule.id}，每条规则的 id 在所有文件中必须唯一",
+                        f"规则 id 重复：{earlier_file} 第{earlier_line}行已有 {rule_id}，每条规则的 id 在所有文件中必须唯一",
                     )
                 )
-                continue
-            first[rule.id] = rule
-            rules.append(rule)
-        problems += sorted(file_problems, key=lambda p: (p.line, p.column))
+                repeated.add(line)
+            else:
+                first[rule_id] = (path.name, line)
+        rules += [r for r in checked.rules if r.line not in repeated]
+        problems += sorted(checked.problems, key=lambda p: (p.line, p.column))
     return rules, problems
 
 
