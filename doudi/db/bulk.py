@@ -59,12 +59,16 @@ def _copy_out(conn: Connection, sql: str, schema: pa.Schema) -> pa.Table:
     if buf.tell() == 0:
         return schema.empty_table()
     buf.seek(0)
-    # In PostgreSQL's CSV an unquoted empty field is NULL and "" an empty string.
+    # In PostgreSQL's CSV an unquoted empty field is NULL and "" an empty string; booleans are t/f.
     return pacsv.read_csv(
         buf,
         read_options=pacsv.ReadOptions(column_names=schema.names),
         convert_options=pacsv.ConvertOptions(
-            column_types=schema, strings_can_be_null=True, quoted_strings_can_be_null=False
+            column_types=schema,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+            true_values=["t", "true"],
+            false_values=["f", "false"],
         ),
     ).cast(schema)
 

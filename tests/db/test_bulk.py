@@ -54,3 +54,26 @@ def test_big_import_path_keeps_every_key(engine: Engine, monkeypatch: pytest.Mon
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
         assert conn.execute(text("SELECT COUNT(*) FROM person_versions")).scalar_one() == 6
+
+
+def test_fetch_arrow_reads_booleans_nulls_and_dates(engine: Engine) -> None:
+    """The COPY path on PostgreSQL reads t/f booleans; both engines give the same typed table."""
+    schema = pa.schema([("flag", pa.bool_()), ("day", pa.date32()), ("label", pa.string())])
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE flags (flag BOOLEAN, day DATE, label VARCHAR(10))"))
+        conn.execute(
+            text("INSERT INTO flags VALUES (:f, :d, :l)"),
+            [
+                {"f": True, "d": dt.date(2026, 11, 1), "l": "是"},
+                {"f": False, "d": None, "l": ""},
+                {"f": None, "d": dt.date(2026, 1, 31), "l": None},
+            ],
+        )
+    with engine.connect() as conn:
+        got = bulk.fetch_arrow(conn, "SELECT flag, day, label FROM flags ORDER BY day NULLS FIRST", schema)
+    assert got.schema == schema
+    assert got.to_pylist() == [
+        {"flag": False, "day": None, "label": ""},
+        {"flag": None, "day": dt.date(2026, 1, 31), "label": None},
+        {"flag": True, "day": dt.date(2026, 11, 1), "label": "是"},
+    ]
