@@ -116,15 +116,6 @@ def other_province_ids(rng: np.random.Generator, n: int, latest_birth: int) -> p
     return pa.array(make_citizen_ids(address, birth, sequence), type=pa.string())
 
 
-def affine_scramble(index: np.ndarray, modulus: int, multiplier: int, offset: int) -> np.ndarray:
-    """A bijection of ``0..modulus-1`` (``multiplier`` coprime with ``modulus``): unique
-    serial numbers that do not look sequential."""
-    if modulus >= 1 << 31 or multiplier >= 1 << 31:
-        raise ValueError("modulus and multiplier must stay below 2**31 (int64 products)")
-    idx = np.asarray(index, dtype=np.int64) % modulus
-    return (idx * multiplier + offset) % modulus
-
-
 # --- places ----------------------------------------------------------------------------------
 
 
@@ -391,7 +382,14 @@ def fixed_ascii(chars: np.ndarray) -> pa.Array:
 
 
 def digits_matrix(values: np.ndarray, width: int, alphabet: bytes = b"0123456789") -> np.ndarray:
-    """(N, width) ASCII codes of ``values`` written in base ``len(alphabet)``, zero-padded."""
+    """(N, width) ASCII codes of ``values`` written in base ``len(alphabet)``, zero-padded.
+
+    Examples:
+        >>> fixed_ascii(digits_matrix(np.array([7, 42]), 3)).to_pylist()
+        ['007', '042']
+        >>> fixed_ascii(digits_matrix(np.array([35]), 2, b"0123456789ABCDEFGHJKLMNPQRSTUVWXYZ")).to_pylist()
+        ['11']
+    """
     base = len(alphabet)
     lookup = np.frombuffer(alphabet, dtype=np.uint8)
     v = np.asarray(values, dtype=np.int64).copy()

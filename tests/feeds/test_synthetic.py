@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 from pathlib import Path
 
 import duckdb
@@ -448,3 +449,55 @@ def test_plant_summary_of_clean_feeds_is_empty(year: tuple[Path, list[FeedFile]]
     assert summary["files"]["2026-11/medical"]["rows"] == next(
         f.rows for f in files if f.period == "2026-11" and f.kind == "medical"
     )
+
+
+# --- identifiers ------------------------------------------------------------------------------------
+
+_CREDIT = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def credit_code_ok(code: str) -> bool:
+    """GB 32100-2015 unified social credit code, with its organisation-code check (GB 11714)."""
+    if len(code) != 18 or any(c not in _CREDIT for c in code):
+        return False
+    weights = [1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28]
+    c18 = (31 - sum(_CREDIT.index(c) * w for c, w in zip(code[:17], weights, strict=True)) % 31) % 31
+    org = [int(c) if c.isdigit() else ord(c) - 55 for c in code[8:16]]
+    c9 = 11 - sum(v * w for v, w in zip(org, [3, 7, 9, 10, 5, 8, 4, 2], strict=True)) % 11
+    return _CREDIT[c18] == code[17] and {10: "X", 11: "0"}.get(c9, str(c9)) == code[16]
+
+
+def test_identifiers_look_like_the_real_ones(everyone: Path) -> None:
+    assert credit_code_ok("91350100M000100Y43")  # the example of GB 32100
+    assert not credit_code_ok("91350100M000100Y44")
+    con = duckdb.connect()
+    period = "2026-11"
+    codes = [
+        r[0] for r in con.execute(f"SELECT credit_code FROM {_feed(everyone, 'business', period)}").fetchall()
+    ]
+    assert codes and all(credit_code_ok(c) for c in codes)
+    kinds = dict(
+        con.execute(
+            f"SELECT entity_kind, any_value(left(credit_code, 2)) FROM {_feed(everyone, 'business', period)} GROUP BY 1"
+        ).fetchall()
+    )
+    assert kinds["individual"] == "92" and kinds["company"] == "91"
+    plates = [
+        r[0] for r in con.execute(f"SELECT plate_no FROM {_feed(everyone, 'vehicle', period)}").fetchall()
+    ]
+    assert all(re.fullmatch("贵[A-HJ][0-9A-HJ-NP-Z]{5}", p) for p in plates)
+    certs = [
+        r[0]
+        for r in con.execute(
+            f"SELECT certificate_no FROM {_feed(everyone, 'real_estate', period)}"
+        ).fetchall()
+    ]
+    assert all(re.fullmatch(r"黔\((19|20)[0-9]{2}\)\S+[区县市]不动产权第[0-9]{7}号", c) for c in certs)
+    # 2nd-generation disability certificates: the ID number, the kind (1–7) and the grade (1–4)
+    wrong = _one(
+        con,
+        f"""SELECT count(*) FROM {_feed(everyone, "disability")}
+            WHERE certificate_no <> citizen_id || CAST(list_position(['visual', 'hearing', 'speech',
+                'physical', 'intellectual', 'mental', 'multiple'], disability_kind) AS VARCHAR) || CAST(grade AS VARCHAR)""",
+    )
+    assert wrong == 0
