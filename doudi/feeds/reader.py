@@ -632,8 +632,10 @@ def _read_jsonl(
     keys = [
         str(r[0])
         for r in con.execute(
-            f"""SELECT k FROM (SELECT row_no, unnest(json_keys(line)) AS k FROM feed_lines WHERE {valid})
-                GROUP BY k ORDER BY min(row_no), k"""
+            # Keys in the order they first appear: line, then place in the line.
+            f"""SELECT k FROM (SELECT row_no, unnest(ks) AS k, unnest(range(len(ks))) AS i
+                               FROM (SELECT row_no, json_keys(line) AS ks FROM feed_lines WHERE {valid}))
+                GROUP BY k ORDER BY min(row_no), arg_min(i, row_no), k"""
         ).fetchall()
     ]
     if not keys:

@@ -136,7 +136,8 @@ def compile_check(contract: FeedContract, check: Check) -> CompiledCheck:
             return exp.column(f"v_{node.name}")
         return node
 
-    return CompiledCheck(check, tuple(used), tree.transform(typed).sql(dialect="duckdb"))
+    in_order = tuple(n for n in contract.names if n in used)  # labels listed in the contract's order
+    return CompiledCheck(check, in_order, tree.transform(typed).sql(dialect="duckdb"))
 
 
 def _is_comparison(node: exp.Expr) -> bool:
@@ -175,10 +176,14 @@ def validate(
     id_tables = _check_ids(con, contract, feed)
     sql, errors = _typed_sql(contract, feed, checks, id_tables)
     con.execute(f"DROP TABLE IF EXISTS {TYPED}")
-    params = {"period_start": period_start, "period_end": period_end}
+    params: dict[str, str] = {}
     if contract.mode == "events":
         label = contract.column(_event_date(contract)).label
-        params["period_message"] = f"{label}不在本期（{period_label}）内"
+        params = {
+            "period_start": period_start,
+            "period_end": period_end,
+            "period_message": f"{label}不在本期（{period_label}）内",
+        }
     con.execute(f"CREATE TABLE {TYPED} AS {sql}", params)
     for table in id_tables.values():
         con.execute(f"DROP TABLE {table}")
