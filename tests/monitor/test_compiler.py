@@ -266,11 +266,11 @@ ID = {
     "orphan": citizen_id("2008-11-15", 31),  # 特困 H002, turns 18 this month; household has a car
     "patient": citizen_id("1990-01-20", 42),  # 低保边缘 H003 head: major disease, a spike this month
     "patient_son": citizen_id("2015-05-05", 51),  # H003 member with an older settlement
-    "edge": citizen_id("1960-02-02", 61),  # 低保 H004: out-of-pocket exactly at the threshold
+    "edge": citizen_id("1960-02-02", 61),  # 低保 H004: out-of-pocket exactly at the thresholds
     "below": citizen_id("1962-02-02", 71),  # 低保 H005: one cent below it
     "disabled": citizen_id("1975-06-06", 81),  # 低保 H006: new grade 3 → grade 2, registry says 3
-    "stranger_rich_bill": citizen_id("1970-08-08", 91, 520301),  # unregistered, exactly 20,000.00
-    "stranger_small_bill": citizen_id("1971-08-08", 93, 520301),  # unregistered, 19,999.99
+    "stranger_rich_bill": citizen_id("1970-08-08", 91, 520301),  # unregistered, exactly 50,000.00
+    "stranger_small_bill": citizen_id("1971-08-08", 93, 520301),  # unregistered, 49,999.99
     "stranger_ill": citizen_id("1972-08-08", 95, 520301),  # unregistered, major disease + grade 1
 }
 
@@ -332,7 +332,7 @@ def hand_made_features() -> pa.Table:
         "hh_main_earner_died": True,
         "household_size": 2,
     }
-    h3 = {"category_months": 3, "hh_medical_oop_12m": D("6000.00"), "hh_income_12m": D("10000.00")}
+    h3 = {"category_months": 3, "hh_medical_oop_12m": D("12000.00"), "hh_income_12m": D("20000.00")}
     rows = [
         member(
             "old_head", "H001", "dibao", head=True, died=True, death_date=dt.date(2026, 11, 10), age=70, **h1
@@ -344,7 +344,7 @@ def hand_made_features() -> pa.Table:
             "H003",
             "marginal",
             head=True,
-            medical_oop_period=D("1800.00"),
+            medical_oop_period=D("3000.00"),  # 5 × 600.00: at the spike threshold
             dibao_standard=D("600.00"),
             major_disease_12m=True,
             **h3,
@@ -356,8 +356,8 @@ def hand_made_features() -> pa.Table:
             "dibao",
             head=True,
             category_months=7,
-            hh_medical_oop_12m=D("5000.00"),
-            hh_income_12m=D("10000.00"),
+            hh_medical_oop_12m=D("10000.00"),
+            hh_income_12m=D("20000.00"),
         ),
         member(
             "below",
@@ -365,8 +365,8 @@ def hand_made_features() -> pa.Table:
             "dibao",
             head=True,
             category_months=7,
-            hh_medical_oop_12m=D("4999.99"),
-            hh_income_12m=D("9999.98"),
+            hh_medical_oop_12m=D("9999.99"),
+            hh_income_12m=D("19999.98"),
         ),
         member(
             "disabled",
@@ -378,11 +378,11 @@ def hand_made_features() -> pa.Table:
             new_severe_disability=True,
             registry_disability_grade=3,
         ),
-        stranger("stranger_rich_bill", medical_oop_12m=D("20000.00")),
-        stranger("stranger_small_bill", medical_oop_12m=D("19999.99")),
+        stranger("stranger_rich_bill", medical_oop_12m=D("50000.00")),
+        stranger("stranger_small_bill", medical_oop_12m=D("49999.99")),
         stranger(
             "stranger_ill",
-            medical_oop_12m=D("10000.00"),
+            medical_oop_12m=D("30000.00"),
             major_disease_12m=True,
             new_disability_grade=1,
             new_severe_disability=True,
@@ -707,7 +707,7 @@ rules:
 
 
 def test_money_thresholds_are_exact_at_the_boundary(on_duckdb: Runner) -> None:
-    # 5,000.00 of 10,000.00 alerts; 4,999.99 of 9,999.98 (also half) is below the 5,000 floor.
+    # 10,000.00 of 20,000.00 alerts; 9,999.99 of 19,999.98 (also half) is below the 10,000 floor.
     candidates, _ = run_both(on_duckdb)
     medical = {
         r["subject_key"] for r in candidates.to_pylist() if r["rule_id"] == "catastrophic_medical_spending"
