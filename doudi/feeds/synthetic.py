@@ -31,7 +31,8 @@ everyone on record in the province (about 30 million more rows for 5 million per
 Files go to ``out_dir/<period>/<kind>.<ext>``; ``out_dir/manifest.json`` describes every file
 (format, encoding, headers, rows, planted messes with their row numbers, rows of people from
 other provinces); :func:`plant_summary` reads it back. Deterministic: the same population,
-periods, seed, style and scope give byte-identical Parquet, CSV and JSON-lines files.
+periods, seed, style, scope and part size give byte-identical Parquet, CSV and JSON-lines
+files (XLSX files hold the same cells; their zip entries carry the time of writing).
 
 Memory stays bounded: persons are processed in parts of whole households
 (:data:`doudi.feeds.synthetic_people.PART_PERSONS`), and every part's rows are written out

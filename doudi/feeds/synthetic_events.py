@@ -71,9 +71,9 @@ MORTALITY_B = 0.09
 MORTALITY_INFANT = 0.005
 #: The seriously ill die more often (assumption: three times the rate of their age).
 MORTALITY_ILL_FACTOR = 3.0
-#: Share of deaths whose hukou is cancelled within 20 days (the rest appear with no
-#: cancellation date yet); assumption.
-DEATH_CANCEL_WITHIN_DAYS = 20
+#: The hukou is cancelled 0–34 days after the death (assumption); a cancellation after the end
+#: of the month is not in that month's file yet (the date is empty).
+DEATH_CANCEL_DAYS = 35
 
 # --- rates: medical insurance settlements (医保) -------------------------------------------------
 
@@ -394,7 +394,7 @@ class PartFeeds(PartContext):
         idx = np.flatnonzero(dying)
         k = len(idx)
         day = death_day[idx]
-        cancel = day + rng.integers(0, DEATH_CANCEL_WITHIN_DAYS + 15, k)
+        cancel = day + rng.integers(0, DEATH_CANCEL_DAYS, k)
         take = pa.array(idx)
         cols = {
             "citizen_id": self.p.citizen_id.take(take),
@@ -860,7 +860,9 @@ class PartFeeds(PartContext):
             c15 = self._cohort(month.year, 15) & present
             stage[c15 & (s == S_HIGH)] = 1
             stage[c15 & (s == S_VOCATIONAL)] = 2
-            undecided = c15 & ((s == S_COMPULSORY) | (s == S_NONE) & (p.birth > month.start - 15 * 366))
+            # Still in compulsory school in the registry (it was recorded before the intake):
+            # the intake decides; "none" at 15 means the child left school.
+            undecided = c15 & (s == S_COMPULSORY)
             stage[undecided & (u < HIGH_SCHOOL_P)] = 1
             stage[undecided & (u >= HIGH_SCHOOL_P) & (u < HIGH_SCHOOL_P + VOCATIONAL_P)] = 2
             c18 = self._cohort(month.year, 18) & present
