@@ -503,14 +503,14 @@ def check_expression(
 
 
 def columns_of(tree: exp.Expr, params: Mapping[str, Decimal]) -> list[str]:
-    """Feature names a checked expression reads, in order of appearance, params excluded."""
-    seen: dict[str, None] = {}
+    """Feature names a checked expression reads, params excluded, in order of first appearance
+    in the text (``find_all`` walks breadth-first)."""
+    first: dict[str, int] = {}
     for column in tree.find_all(exp.Column):
         if column.name not in params:
-            seen.setdefault(column.name, None)
-    # find_all is breadth-first; order by position in the text for a stable, readable order.
-    positions = {c.name: c.this.meta.get("start", 0) for c in tree.find_all(exp.Column)}
-    return sorted(seen, key=lambda n: positions.get(n, 0))
+            start = column.this.meta.get("start", 0)
+            first[column.name] = min(start, first.get(column.name, start))
+    return sorted(first, key=first.__getitem__)
 
 
 def params_of(tree: exp.Expr, params: Mapping[str, Decimal]) -> set[str]:

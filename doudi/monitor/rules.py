@@ -323,8 +323,8 @@ def format_param(value: Decimal, unit: str) -> str:
 
 
 def _plain(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text
+    """A number as written, without exponent or trailing zeros: 20000, 0.5."""
+    return format(value.normalize(), "f")
 
 
 # --- explanation templates -------------------------------------------------------------------
@@ -590,7 +590,7 @@ def _schema_message(error: Mapping[str, Any], key: str, keys_of: str) -> str:
 
 def _keys_of(loc: Sequence[str | int]) -> str:
     """Which model the last key of ``loc`` belongs to (for the list of valid keys)."""
-    parents = [p for p in loc[:-1]]
+    parents = list(loc[:-1])
     if not parents:
         return "rule"
     if parents[0] == "params" and len(parents) == 2:
