@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from doudi.cli import db, params, programs, registry
+from doudi.cli import db, params, programs, registry, rules
 from doudi.cli.demo import demo_cmd
 from doudi.settings import Settings
 
@@ -17,6 +17,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(params.app, name="params")
 app.add_typer(programs.app, name="programs")
 app.add_typer(registry.app, name="registry")
+app.add_typer(rules.app, name="rules")
 app.command("demo")(demo_cmd)
 
 
