@@ -599,7 +599,10 @@ def _read_jsonl(
     con: duckdb.DuckDBPyConnection, contract: FeedContract, path: Path, scan: FileScan
 ) -> FeedFile:
     if scan.content_lines == 0:
-        raise _empty(path)
+        # No line, no record: JSON lines has no header, so this is a file of zero rows
+        # (an events feed of a quiet month); the caller decides whether that is acceptable.
+        con.execute(f"CREATE TABLE {RAW_TABLE} (row_no BIGINT, {ROW_PROBLEM} VARCHAR)")
+        return FeedFile(path, "jsonl", "utf-8", [], {}, 0)
     con.execute("DROP TABLE IF EXISTS feed_lines")
     try:
         reader = pacsv.open_csv(
@@ -639,10 +642,7 @@ def _read_jsonl(
         ).fetchall()
     ]
     if not keys:
-        filled = scalar(con, "SELECT count(*) FROM feed_lines WHERE trim(line) <> ''")
         con.execute("DROP TABLE feed_lines")
-        if not filled:
-            raise _empty(path)
         raise _unreadable(
             path,
             "no JSON object found",
@@ -803,7 +803,10 @@ def _empty(path: Path) -> FeedFileError:
 
 
 def no_rows_error(path: Path) -> FeedFileError:
-    """The error for a file with a header but no data rows."""
+    """The error for a snapshot feed without data rows."""
     return FeedFileError(
-        "empty", "no data rows", f"文件“{path.name}”只有表头，没有数据行，未载入任何内容。", path=path
+        "empty",
+        "no data rows in a snapshot feed",
+        f"文件“{path.name}”中没有数据行：全量名单不应为空，未载入任何内容，请检查导出是否完整。",
+        path=path,
     )

@@ -13,8 +13,9 @@
    and period, if any, ``superseded`` (a corrected resubmission), with the rows added,
    removed and changed recorded in ``change``; an audit entry is written with it.
 
-A file that cannot be read, lacks a required column, has no data row, or of which no row
-passes, ends as a ``failed`` manifest row with the error in ``quality`` and raises
+A file that cannot be read, lacks a required column, of which no row passes, or that is
+an empty snapshot (a full list without a single row is an export gone wrong; an events file
+without rows just says nothing happened), ends as a ``failed`` manifest row with the error in ``quality`` and raises
 :class:`~doudi.feeds.reader.FeedError`; it never becomes active, so the earlier load stays in
 force. (A file of which every row is rejected keeps its quarantine file, so the department
 can see why.)
@@ -258,7 +259,10 @@ def _load(
     say("读取文件")
     feed = read_feed(con, contract, path, scan=scan)
     if feed.rows == 0:
-        raise no_rows_error(path)
+        # No events this month is news; an empty full list is an export gone wrong.
+        if contract.mode == "snapshot":
+            raise no_rows_error(path)
+        feed.warnings.append(f"文件中没有数据行：本期（{period_label(p)}）没有{contract.title}。")
     say("校验")
     validation = validate(
         con,
@@ -283,7 +287,7 @@ def _load(
     quality["quality_path"] = str(quality_file)
     if quarantine is not None:
         quality["quarantine_path"] = str(quarantine)
-    if validation.rows_good == 0:
+    if validation.rows_read and validation.rows_good == 0:
         written.append(quality_file)
         error = FeedError(
             "no_good_rows",

@@ -9,7 +9,8 @@ Layout under the data directory::
 Every file is written under a temporary name and renamed into place, so a load that fails
 half-way never leaves a file that looks finished. The good rows come out of DuckDB as Arrow
 batches in row order and go into Parquet (zstd) with the contract's schema; the quarantine
-file is UTF-8 with a BOM so that Excel opens it, with long digit strings (IDs) kept as text.
+file is UTF-8 with a BOM and CRLF line ends so that Excel opens it, with long digit strings
+(IDs) kept as text.
 """
 
 from __future__ import annotations
@@ -110,13 +111,13 @@ def write_quarantine(con: duckdb.DuckDBPyConnection, headers: Sequence[str], pat
     rows = 0
     try:
         header = io.StringIO()
-        csv.writer(header).writerow([*QUARANTINE_HEADERS, *shown])
+        csv.writer(header, lineterminator="\r\n").writerow([*QUARANTINE_HEADERS, *shown])
         with tmp.open("wb") as raw:
             raw.write(b"\xef\xbb\xbf" + header.getvalue().encode("utf-8"))
             writer = pacsv.CSVWriter(
                 raw,
                 reader.schema,
-                write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed"),
+                write_options=pacsv.WriteOptions(include_header=False, quoting_style="needed", eol="\r\n"),
             )
             for batch in reader:
                 writer.write_batch(batch)

@@ -9,7 +9,9 @@ Input: the text table :data:`doudi.feeds.reader.RAW_TABLE` left by
 - ``problems``: one row per problem found: ``row_no``, ``ord`` (the order in which the
   problems of a row are listed), ``col`` (the column's Chinese label, several joined by
   "、" for a row check), ``reason`` (Chinese, shown in the quarantine file) and ``grp`` (the
-  reason without row-specific numbers, for counting).
+  reason without row-specific numbers, for counting);
+- the raw table, narrowed to the rejected rows (their text goes to the quarantine file; the
+  rest is dropped to free memory).
 
 What is checked, every value trimmed first (spaces, full-width spaces, tabs) and full-width
 digits and punctuation folded to ASCII for every type but text:
@@ -193,6 +195,12 @@ def validate(
         f"""UPDATE {TYPED} SET ok = false
             WHERE ok AND row_no IN (SELECT row_no FROM {PROBLEMS} WHERE ord = {_DUP_ORD})"""
     )
+    # The text of the good rows is not needed any more (the quarantine file shows the rest).
+    con.execute(
+        f"CREATE TABLE rejected_raw AS SELECT * FROM {RAW_TABLE} WHERE row_no IN (SELECT row_no FROM {PROBLEMS})"
+    )
+    con.execute(f"DROP TABLE {RAW_TABLE}")
+    con.execute(f"ALTER TABLE rejected_raw RENAME TO {RAW_TABLE}")
     rows_read = int(scalar(con, f"SELECT count(*) FROM {TYPED}"))
     rejected = int(scalar(con, f"SELECT count(DISTINCT row_no) FROM {PROBLEMS}"))
     duplicates = int(scalar(con, f"SELECT count(*) FROM {PROBLEMS} WHERE ord = {_DUP_ORD}"))

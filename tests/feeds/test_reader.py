@@ -185,6 +185,16 @@ def test_json_lines_numbered_by_line(tmp_path: Path) -> None:
     ]
 
 
+def test_json_lines_without_a_line_is_a_file_of_no_rows(tmp_path: Path) -> None:
+    for content in (b"", b"\n \n"):
+        path = tmp_path / "x.jsonl"
+        path.write_bytes(content)
+        con = duckdb.connect()
+        feed = read_feed(con, MEDICAL, path)
+        assert (feed.rows, feed.headers, feed.mapping) == (0, [], {})
+        assert con.sql("SELECT count(*) FROM raw").fetchall() == [(0,)]
+
+
 def test_missing_required_columns_one_clear_error(tmp_path: Path) -> None:
     headers = {"settlement_no": "结算单号", "citizen_id": "身份证号", "settle_date": "日期"}
     path = write_csv(tmp_path / "医保11月.csv", [medical("S1")], headers)
@@ -221,7 +231,6 @@ def test_two_columns_for_one_field(tmp_path: Path) -> None:
         ("x.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1 old", "unsupported_type", "旧版Excel（.xls）"),
         ("x.pdf", b"%PDF-1.4", "unsupported_type", "不支持“.pdf”类型的文件"),
         ("x.csv", b"", "empty", "文件“x.csv”是空的"),
-        ("x.jsonl", b"\n\n", "empty", "文件“x.jsonl”是空的"),
         ("x.jsonl", "这不是JSON\n".encode(), "unreadable", "没有找到JSON对象"),
         ("x.jsonl", '{"结算单号": "S1"}\n'.encode("gbk"), "unreadable", "应为UTF-8编码"),
     ],

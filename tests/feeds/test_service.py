@@ -229,6 +229,28 @@ def test_unreadable_file_and_file_of_rejects_only_fail(
         assert active_loads(conn, periods=[PERIOD], kinds=["medical"]) == {"medical": []}
 
 
+def test_file_without_rows_is_news_for_events_and_an_error_for_snapshots(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    quiet = load(engine, settings, write_csv(tmp_path / "医保.csv", []))
+    assert (quiet.status, quiet.rows_read, quiet.rows_good) == ("active", 0, 0)
+    assert quiet.quality["warnings"] == ["文件中没有数据行：本期（2026年11月）没有医疗保障结算记录。"]
+    assert pq.read_table(quiet.parquet_path).num_rows == 0
+    headers = {
+        "plate_no": "号牌号码",
+        "citizen_id": "所有人身份证号",
+        "vehicle_kind": "车辆类型",
+        "register_date": "初次登记日期",
+    }
+    with pytest.raises(FeedFileError) as err:
+        load(engine, settings, write_csv(tmp_path / "车辆.csv", [], headers), kind="vehicle")
+    assert err.value.code == "empty"
+    assert (
+        err.value.message_zh
+        == "文件“车辆.csv”中没有数据行：全量名单不应为空，未载入任何内容，请检查导出是否完整。"
+    )
+
+
 def test_bad_requests(engine: Engine, settings: Settings, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "x.csv", [medical()])
     with pytest.raises(FeedError) as err:
