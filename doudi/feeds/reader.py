@@ -390,6 +390,14 @@ def _csv_encoding(head: bytes, path: Path) -> tuple[str, str]:
     whole = head if len(head) < _HEAD_BYTES else head[: head.rfind(b"\n") + 1] or head
     if _is_utf8(whole) or _utf8_prefix(whole):
         return "utf-8", "utf-8"
+    # Not UTF-8 as a whole, yet mostly UTF-8: a UTF-8 file with some GBK (or broken) bytes,
+    # which GB18030 would silently turn into nonsense. (GBK text read as UTF-8 is almost all
+    # invalid sequences.)
+    text = whole.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    good = len(text) - len(text.encode("ascii", "ignore")) - bad
+    if good > 10 * bad:
+        raise _mixed_encoding(path, f"{bad} invalid UTF-8 sequences among {good} valid non-ASCII characters")
     return "gb18030", "gb18030"
 
 

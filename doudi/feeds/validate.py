@@ -39,6 +39,7 @@ contract, the ID column by numpy in batches. Values from the file never become S
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import duckdb
@@ -225,29 +226,33 @@ def _event_date(contract: FeedContract) -> str:
 
 
 def _check_ids(con: duckdb.DuckDBPyConnection, contract: FeedContract, feed: FeedFile) -> dict[str, str]:
-    """Per citizen-ID column of the file, a table (row_no, norm, code) from doudi.ids, built
-    a million rows at a time."""
+    """Per citizen-ID column of the file, a table (row_no, norm, code) from doudi.ids, streamed
+    through numpy a million rows at a time (a second cursor reads while the first writes)."""
     out: dict[str, str] = {}
     for column in contract.columns:
         source = feed.column_of(column.name)
         if column.type != "citizen_id" or source is None:
             continue
         table = f"ids_{column.name}"
-        batches = []
-        for batch in con.sql(f"SELECT row_no, {source} FROM {RAW_TABLE}").to_arrow_reader(_ID_BATCH):
-            norm, codes = ids.validate_citizen_id_column(batch.column(1))
-            batches.append(
-                pa.RecordBatch.from_arrays([batch.column(0), norm, pa.array(codes)], schema=_ID_SCHEMA)
-            )
-        checked = pa.Table.from_batches(batches, schema=_ID_SCHEMA)
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-        con.register("ids_source", checked)
+        cursor = con.cursor()
         try:
-            con.execute(f"CREATE TABLE {table} AS SELECT * FROM ids_source")
+            values = cursor.sql(f"SELECT row_no, {source} FROM {RAW_TABLE}").to_arrow_reader(_ID_BATCH)
+            con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.register("ids_source", pa.RecordBatchReader.from_batches(_ID_SCHEMA, _checked_ids(values)))
+            try:
+                con.execute(f"CREATE TABLE {table} AS SELECT * FROM ids_source")
+            finally:
+                con.unregister("ids_source")
         finally:
-            con.unregister("ids_source")
+            cursor.close()
         out[column.name] = table
     return out
+
+
+def _checked_ids(values: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
+    for batch in values:
+        norm, codes = ids.validate_citizen_id_column(batch.column(1))
+        yield pa.RecordBatch.from_arrays([batch.column(0), norm, pa.array(codes)], schema=_ID_SCHEMA)
 
 
 # --- the typed table ----------------------------------------------------------------------

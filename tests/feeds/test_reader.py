@@ -244,8 +244,9 @@ def test_unreadable_files(tmp_path: Path, name: str, content: bytes, code: str, 
     assert message in err.value.message_zh
 
 
-def test_utf8_file_with_gbk_bytes_later_is_mixed(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "x.csv", [medical(f"S{i}") for i in range(30_000)])
+@pytest.mark.parametrize("rows", [10, 30_000])  # within the first megabyte, and beyond it
+def test_utf8_file_with_gbk_bytes_later_is_mixed(tmp_path: Path, rows: int) -> None:
+    path = write_csv(tmp_path / "x.csv", [medical(f"S{i}") for i in range(rows)])
     with path.open("ab") as f:
         f.write(",".join(medical("S-gbk", name="王某").values()).encode("gbk") + b"\n")
     with pytest.raises(FeedFileError) as err:
