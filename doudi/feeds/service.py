@@ -42,8 +42,16 @@ from doudi.db.models import FeedLoad
 from doudi.feeds import store
 from doudi.feeds.contract import FeedContract, default_contracts
 from doudi.feeds.quality import failure_report, match_rate, quality_report, registry_match
-from doudi.feeds.reader import FeedError, FeedFileError, detect_format, no_rows_error, read_feed, scan_file
-from doudi.feeds.validate import validate
+from doudi.feeds.reader import (
+    FeedError,
+    FeedFileError,
+    FileScan,
+    detect_format,
+    no_rows_error,
+    read_feed,
+    scan_file,
+)
+from doudi.feeds.validate import Validation, validate
 from doudi.periods import Period, PeriodError
 from doudi.settings import Settings
 
@@ -180,7 +188,12 @@ def load_feed(
     actor: str,
     progress: Callable[[str], None] | None = None,
 ) -> FeedLoadResult:
-    """Load one feed file for ``kind`` and ``period`` (see the module documentation)."""
+    """Load one feed file for ``kind`` and ``period`` (see the module documentation).
+
+    Raises :class:`FeedError` (``unknown_kind``, ``bad_period``, ``file_missing`` before any
+    manifest row; :class:`FeedFileError` codes, ``no_good_rows`` or ``internal`` after a
+    ``failed`` one, whose id is the error's ``load_id``). ``progress`` receives the name of
+    each step (Chinese)."""
     say = progress or (lambda _m: None)
     contract = contract_for(kind)
     p = parse_period(period)
@@ -218,217 +231,235 @@ def load_feed(
                 .returning(FeedLoad.id)
             ).scalar_one()
         )
-    written: list[Path] = []
+    job = _Load(engine, settings, contract, path, p, load_id, fmt, scan, active, actor, say)
     con = duck.connect(settings)
     try:
-        return _load(engine, settings, con, contract, path, p, load_id, scan, active, actor, written, say)
+        return job.run(con)
     except FeedError as exc:
         log.warning("feed load %d (%s %s, %s) failed: %s", load_id, kind, period, path.name, exc)
-        _fail(engine, contract, load_id, period, path, fmt, exc, actor, written)
+        job.fail(exc)
         raise
     except Exception as exc:
         log.exception("feed load %d (%s %s, %s) failed", load_id, kind, period, path.name)
         error = FeedError(
             "internal",
             f"{type(exc).__name__}: {exc}",
-            f"载入文件“{path.name}”时出现内部错误，请将日志发给系统管理员。",
+            f"载入文件“{path.name}”时出现内部错误，未载入；请将日志发给系统管理员。",
             path=path,
         )
-        _fail(engine, contract, load_id, period, path, fmt, error, actor, written)
-        raise
+        job.fail(error)
+        raise error from exc
     finally:
         con.close()
         duck.release_arrow_memory()
 
 
-def _load(
-    engine: Engine,
-    settings: Settings,
-    con: duckdb.DuckDBPyConnection,
-    contract: FeedContract,
-    path: Path,
-    p: Period,
-    load_id: int,
-    scan: Any,
-    active: Any,
-    actor: str,
-    written: list[Path],
-    say: Callable[[str], None],
-) -> FeedLoadResult:
-    period = str(p)
-    say("读取文件")
-    feed = read_feed(con, contract, path, scan=scan)
-    if feed.rows == 0:
-        # No events this month is news; an empty full list is an export gone wrong.
-        if contract.mode == "snapshot":
-            raise no_rows_error(path)
-        feed.warnings.append(f"文件中没有数据行：本期（{period_label(p)}）没有{contract.title}。")
-    say("校验")
-    validation = validate(
-        con,
-        contract,
-        feed,
-        period_start=p.start.isoformat(),
-        period_end=p.end.isoformat(),
-        period_label=period_label(p),
-    )
-    say("与名册比对")
-    with engine.connect() as conn:
-        match = registry_match(con, conn, contract)
-    quality = quality_report(contract=contract, feed=feed, validation=validation, match=match, period=period)
-    data_dir = settings.data_dir
-    quarantine = None
-    if validation.rows_rejected:
-        say("写出未通过的行")
-        quarantine = store.quarantine_path(data_dir, contract.kind, period, load_id).resolve()
-        written.append(quarantine)
-        store.write_quarantine(con, feed.headers, quarantine)
-    quality_file = store.quality_path(data_dir, contract.kind, period, load_id).resolve()
-    quality["quality_path"] = str(quality_file)
-    if quarantine is not None:
-        quality["quarantine_path"] = str(quarantine)
-    if validation.rows_read and validation.rows_good == 0:
-        written.append(quality_file)
-        error = FeedError(
-            "no_good_rows",
-            f"none of the {validation.rows_read} rows passed validation",
-            f"文件“{path.name}”的{validation.rows_read}行数据全部未通过校验，未载入；原因见未通过清单。",
-            path=path,
-        )
-        quality["error"] = error.to_dict()
-        store.write_quality(quality, quality_file)
-        error.quality = quality
-        raise error
-    say("写入数据")
-    target = store.parquet_path(data_dir, contract.kind, period, load_id).resolve()
-    written.append(target)
-    store.write_good_rows(con, contract, target, period=period, load_id=load_id)
-    change = None
-    if active is not None and active.parquet_path and Path(active.parquet_path).is_file():
-        say("与上次提交比对")
-        change = {
-            "replaces_load_id": active.id,
-            **store.diff_loads(con, contract, Path(active.parquet_path), target),
-        }
-    written.append(quality_file)
-    store.write_quality(quality, quality_file)
+@dataclass
+class _Load:
+    """One load after its manifest row was added: read, validate, store, activate (or fail)."""
 
-    now = dt.datetime.now().replace(microsecond=0)
-    with engine.begin() as conn:
-        bulk.lock_for_write(conn, ["feed_loads"])
-        current = _active_row(conn, contract.kind, period)
-        if current is not None and (active is None or current.id != active.id):
-            # Another load of this kind and period became active meanwhile: compare with it.
-            change = None
-            if current.parquet_path and Path(current.parquet_path).is_file():
-                change = {
-                    "replaces_load_id": current.id,
-                    **store.diff_loads(con, contract, Path(current.parquet_path), target),
-                }
-        replaced = current.id if current is not None else None
-        if replaced is not None:
+    engine: Engine
+    settings: Settings
+    contract: FeedContract
+    path: Path
+    p: Period
+    load_id: int
+    fmt: str
+    scan: FileScan
+    active: Any  # the active manifest row of the kind and period when the load began, or None
+    actor: str
+    say: Callable[[str], None]
+    written: list[Path] = field(default_factory=list)
+
+    @property
+    def period(self) -> str:
+        return str(self.p)
+
+    def _file(self, make: Callable[[Path, str, str, int], Path]) -> Path:
+        target = make(self.settings.data_dir, self.contract.kind, self.period, self.load_id).resolve()
+        self.written.append(target)
+        return target
+
+    def run(self, con: duckdb.DuckDBPyConnection) -> FeedLoadResult:
+        contract, p, say = self.contract, self.p, self.say
+        say("读取文件")
+        feed = read_feed(con, contract, self.path, scan=self.scan)
+        if feed.rows == 0:
+            # No events this month is news; an empty full list is an export gone wrong.
+            if contract.mode == "snapshot":
+                raise no_rows_error(self.path)
+            feed.warnings.append(f"文件中没有数据行：本期（{period_label(p)}）没有{contract.title}。")
+        say("校验")
+        validation = validate(
+            con,
+            contract,
+            feed,
+            period_start=p.start.isoformat(),
+            period_end=p.end.isoformat(),
+            period_label=period_label(p),
+        )
+        say("与名册比对")
+        with self.engine.connect() as conn:
+            match = registry_match(con, conn, contract)
+        quality = quality_report(
+            contract=contract, feed=feed, validation=validation, match=match, period=self.period
+        )
+        quarantine = None
+        if validation.rows_rejected:
+            say("写出未通过的行")
+            quarantine = self._file(store.quarantine_path)
+            store.write_quarantine(con, feed.headers, quarantine)
+            quality["quarantine_path"] = str(quarantine)
+        quality_file = self._file(store.quality_path)
+        quality["quality_path"] = str(quality_file)
+        if validation.rows_read and validation.rows_good == 0:
+            error = FeedError(
+                "no_good_rows",
+                f"none of the {validation.rows_read} rows passed validation",
+                f"文件“{self.path.name}”的{validation.rows_read}行数据全部未通过校验，未载入；原因见未通过清单。",
+                path=self.path,
+            )
+            quality["error"] = error.to_dict()
+            store.write_quality(quality, quality_file)
+            error.quality = quality
+            raise error
+        say("写入数据")
+        target = self._file(store.parquet_path)
+        store.write_good_rows(con, contract, target, period=self.period, load_id=self.load_id)
+        change = None
+        if self.active is not None:
+            say("与上次提交比对")
+            change = self._change(con, self.active, target)
+        store.write_quality(quality, quality_file)
+        return self._activate(con, validation, match.rows_matched, target, quarantine, quality, change)
+
+    def _change(self, con: duckdb.DuckDBPyConnection, previous: Any, target: Path) -> dict[str, Any] | None:
+        """Rows added, removed and changed since ``previous`` (None if its file is gone)."""
+        if not previous.parquet_path or not Path(previous.parquet_path).is_file():
+            log.warning("load %d: the file of load %d is gone; no change recorded", self.load_id, previous.id)
+            return None
+        return {
+            "replaces_load_id": previous.id,
+            **store.diff_loads(con, self.contract, Path(previous.parquet_path), target),
+        }
+
+    def _activate(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        validation: Validation,
+        rows_matched: int,
+        target: Path,
+        quarantine: Path | None,
+        quality: dict[str, Any],
+        change: dict[str, Any] | None,
+    ) -> FeedLoadResult:
+        """In one transaction: this load active, the one it replaces superseded, the audit entry."""
+        kind, period, load_id = self.contract.kind, self.period, self.load_id
+        with self.engine.begin() as conn:
+            bulk.lock_for_write(conn, ["feed_loads"])
+            current = _active_row(conn, kind, period)
+            if current is not None and (self.active is None or current.id != self.active.id):
+                change = self._change(con, current, target)  # another load became active meanwhile
+            replaced = current.id if current is not None else None
+            if replaced is not None:
+                conn.execute(
+                    update(FeedLoad)
+                    .where(FeedLoad.id == replaced)
+                    .values(status=SUPERSEDED, superseded_by=load_id)
+                )
             conn.execute(
                 update(FeedLoad)
-                .where(FeedLoad.id == replaced)
-                .values(status=SUPERSEDED, superseded_by=load_id)
+                .where(FeedLoad.id == load_id)
+                .values(
+                    status=ACTIVE,
+                    replaces_load_id=replaced,
+                    rows_read=validation.rows_read,
+                    rows_good=validation.rows_good,
+                    rows_rejected=validation.rows_rejected,
+                    rows_duplicate=validation.rows_duplicate,
+                    rows_matched=rows_matched,
+                    parquet_path=str(target),
+                    quarantine_path=str(quarantine) if quarantine else None,
+                    quality=json.dumps(quality, ensure_ascii=False),
+                    change=json.dumps(change, ensure_ascii=False) if change else None,
+                    finished_at=dt.datetime.now().replace(microsecond=0),
+                )
             )
-        conn.execute(
-            update(FeedLoad)
-            .where(FeedLoad.id == load_id)
-            .values(
-                status=ACTIVE,
-                replaces_load_id=replaced,
-                rows_read=validation.rows_read,
-                rows_good=validation.rows_good,
-                rows_rejected=validation.rows_rejected,
-                rows_duplicate=validation.rows_duplicate,
-                rows_matched=match.rows_matched,
-                parquet_path=str(target),
-                quarantine_path=str(quarantine) if quarantine else None,
-                quality=json.dumps(quality, ensure_ascii=False),
-                change=json.dumps(change, ensure_ascii=False) if change else None,
-                finished_at=now,
+            audit.record(
+                conn,
+                actor=self.actor,
+                action="feed_load",
+                object_type="feed_load",
+                object_ref=str(load_id),
+                detail={
+                    "kind": kind,
+                    "period": period,
+                    "file": self.path.name,
+                    "sha256": self.scan.sha256,
+                    "rows_read": validation.rows_read,
+                    "rows_good": validation.rows_good,
+                    "rows_rejected": validation.rows_rejected,
+                    "replaces_load_id": replaced,
+                },
             )
+            row = conn.execute(select(_TABLE).where(FeedLoad.id == load_id)).one()
+        log.info(
+            "feed load %d (%s %s, %s): %d read, %d good, %d rejected, %d matched%s",
+            load_id,
+            kind,
+            period,
+            self.path.name,
+            validation.rows_read,
+            validation.rows_good,
+            validation.rows_rejected,
+            rows_matched,
+            f", replaces load {replaced}" if replaced else "",
         )
-        audit.record(
-            conn,
-            actor=actor,
-            action="feed_load",
-            object_type="feed_load",
-            object_ref=str(load_id),
-            detail={
-                "kind": contract.kind,
-                "period": period,
-                "file": path.name,
-                "sha256": scan.sha256,
-                "rows_read": validation.rows_read,
-                "rows_good": validation.rows_good,
-                "rows_rejected": validation.rows_rejected,
-                "replaces_load_id": replaced,
-            },
-        )
-        row = conn.execute(select(_TABLE).where(FeedLoad.id == load_id)).one()
-    log.info(
-        "feed load %d (%s %s, %s): %d read, %d good, %d rejected, %d matched%s",
-        load_id,
-        contract.kind,
-        period,
-        path.name,
-        validation.rows_read,
-        validation.rows_good,
-        validation.rows_rejected,
-        match.rows_matched,
-        f", replaces load {replaced}" if replaced else "",
-    )
-    return FeedLoadResult.from_row(row)
+        return FeedLoadResult.from_row(row)
 
-
-def _fail(
-    engine: Engine,
-    contract: FeedContract,
-    load_id: int,
-    period: str,
-    path: Path,
-    fmt: str,
-    error: FeedError,
-    actor: str,
-    written: list[Path],
-) -> None:
-    """Record a failed load; the files it wrote go, except the quarantine and quality files
-    of a load whose every row was rejected (they say why)."""
-    quality = error.quality
-    keep = error.code == "no_good_rows"
-    for p in written:
-        if not keep or p.suffix == ".parquet":
-            p.unlink(missing_ok=True)
-    if quality is None:
-        quality = failure_report(
-            contract=contract, period=period, file_name=path.name, file_format=fmt, error=error.to_dict()
+    def fail(self, error: FeedError) -> None:
+        """Record the load as failed. The files it wrote go, except the quarantine and quality
+        files of a load whose every row was rejected (they say why)."""
+        keep = error.code == "no_good_rows"
+        for p in self.written:
+            if not keep or p.suffix == ".parquet":
+                p.unlink(missing_ok=True)
+        quality = error.quality or failure_report(
+            contract=self.contract,
+            period=self.period,
+            file_name=self.path.name,
+            file_format=self.fmt,
+            error=error.to_dict(),
         )
-    values: dict[str, Any] = {
-        "status": FAILED,
-        "quality": json.dumps(quality, ensure_ascii=False),
-        "finished_at": dt.datetime.now().replace(microsecond=0),
-    }
-    if keep:
-        values.update(
-            rows_read=quality.get("rows_read", 0),
-            rows_rejected=quality.get("rows_rejected", 0),
-            rows_duplicate=quality.get("rows_duplicate", 0),
-            quarantine_path=quality.get("quarantine_path"),
-        )
-    with engine.begin() as conn:
-        conn.execute(update(FeedLoad).where(FeedLoad.id == load_id).values(**values))
-        audit.record(
-            conn,
-            actor=actor,
-            action="feed_load_failed",
-            object_type="feed_load",
-            object_ref=str(load_id),
-            reason=error.code,
-            detail={"kind": contract.kind, "period": period, "file": path.name, "error": str(error)},
-        )
-    error.load_id = load_id
+        values: dict[str, Any] = {
+            "status": FAILED,
+            "quality": json.dumps(quality, ensure_ascii=False),
+            "finished_at": dt.datetime.now().replace(microsecond=0),
+        }
+        if keep:
+            values.update(
+                rows_read=quality.get("rows_read", 0),
+                rows_rejected=quality.get("rows_rejected", 0),
+                rows_duplicate=quality.get("rows_duplicate", 0),
+                quarantine_path=quality.get("quarantine_path"),
+            )
+        with self.engine.begin() as conn:
+            conn.execute(update(FeedLoad).where(FeedLoad.id == self.load_id).values(**values))
+            audit.record(
+                conn,
+                actor=self.actor,
+                action="feed_load_failed",
+                object_type="feed_load",
+                object_ref=str(self.load_id),
+                reason=error.code,
+                detail={
+                    "kind": self.contract.kind,
+                    "period": self.period,
+                    "file": self.path.name,
+                    "error": str(error),
+                },
+            )
+        error.load_id = self.load_id
 
 
 # --- the manifest -------------------------------------------------------------------------

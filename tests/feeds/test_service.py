@@ -15,6 +15,7 @@ from factories import family, roster
 from feed_files import ID_A, ID_B, ID_C, ID_X, medical, write_csv, write_jsonl
 from sqlalchemy import Engine, text
 
+from doudi.feeds import store
 from doudi.feeds.contract import default_contracts, get_contract
 from doudi.feeds.reader import FeedError, FeedFileError
 from doudi.feeds.service import ActiveLoad, FeedLoadResult, active_loads, list_loads, load_feed
@@ -249,6 +250,22 @@ def test_file_without_rows_is_news_for_events_and_an_error_for_snapshots(
         err.value.message_zh
         == "文件“车辆.csv”中没有数据行：全量名单不应为空，未载入任何内容，请检查导出是否完整。"
     )
+
+
+def test_internal_error_fails_the_load_and_leaves_no_file(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(store, "write_good_rows", broken)
+    path = write_csv(tmp_path / "医保.csv", [medical("S1"), medical("S2", citizen_id="bad")])
+    with pytest.raises(FeedError) as err:
+        load(engine, settings, path)
+    assert err.value.code == "internal" and isinstance(err.value.__cause__, OSError)
+    assert err.value.message_zh == "载入文件“医保.csv”时出现内部错误，未载入；请将日志发给系统管理员。"
+    assert [r["status"] for r in manifest(engine)] == ["failed"]
+    assert files(settings) == {}
 
 
 def test_bad_requests(engine: Engine, settings: Settings, tmp_path: Path) -> None:
