@@ -165,12 +165,14 @@ def build_features(
     engine: MonitorEngine,
     *,
     debug: Callable[[str], None] | None = None,
+    keep_steps: bool = False,
     steps: Sequence[Step] = STEPS,
 ) -> int:
-    """Materialise every step in order; the number of rows (subjects) of ``features``.
+    """Materialise every step in order; the number of rows (subjects) of the last, ``features``.
 
     With ``debug``, each step's SQL (as the engine runs it) goes to ``debug`` before it runs,
-    and its row count and time after."""
+    and its row count and time after. The tables of the steps before ``features`` are dropped
+    at the end (their memory goes to the rules) unless ``keep_steps`` (or ``debug``) is given."""
     rows = 0
     for step in steps:
         started = time.perf_counter()

@@ -147,10 +147,12 @@ def registry_snapshot(db_engine: Engine, *, on: dt.date, data_dir: Path, setting
     """Write the registry in force on ``on`` (the period's last day) for the monthly run."""
     with db_engine.connect() as conn:
         raw = {name: bulk.fetch_arrow(conn, sql, schema) for name, (sql, schema) in _queries(on).items()}
-    programs = run_programs("registry", on=on, engine=db_engine, data_dir=data_dir, write=False).results
-    figures = programs.select(["household_id", *PROGRAM_FIGURES]).rename_columns(
-        ["household_no", *PROGRAM_FIGURES.values()]
-    )
+    figures = pa.schema(
+        [("household_no", pa.string()), *[(name, MONEY) for name in PROGRAM_FIGURES.values()]]
+    ).empty_table()
+    if raw["households"].num_rows:  # (the programs refuse an empty batch)
+        programs = run_programs("registry", on=on, engine=db_engine, data_dir=data_dir, write=False).results
+        figures = programs.select(["household_id", *PROGRAM_FIGURES]).rename_columns(figures.column_names)
     out = snapshot_dir(data_dir, on)
     out.mkdir(parents=True, exist_ok=True)
     persons_path = out / "registry_persons.parquet"

@@ -218,6 +218,10 @@ def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from doudi.monitor.engines.spark_engine import spark_session as start
 
     session = start(Settings(data_dir=tmp_path_factory.mktemp("spark")), "local[2]")
+    # A handful of rows: one shuffle partition and no adaptive re-planning halve the test's time
+    # (the engine's defaults are for millions of rows).
+    session.conf.set("spark.sql.shuffle.partitions", "1")
+    session.conf.set("spark.sql.adaptive.enabled", "false")
     yield session
     session.stop()
 

@@ -41,6 +41,10 @@ class MonitorEngine(Protocol):
         """``sql`` (DuckDB dialect) as this engine runs it."""
         ...
 
+    def drop(self, name: str) -> None:
+        """Forget a materialised table (frees its memory); nothing if there is none."""
+        ...
+
     def close(self) -> None: ...
 
 

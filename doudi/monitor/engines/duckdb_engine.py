@@ -65,6 +65,9 @@ class DuckDBEngine:
         ((rows,),) = self.con.execute(f"SELECT count(*) FROM {name}").fetchall()
         return int(rows)
 
+    def drop(self, name: str) -> None:
+        self._drop(check_identifier(name))
+
     def to_arrow(self, sql: str) -> pa.Table:
         return self.con.sql(sql).to_arrow_table()
 

@@ -112,8 +112,9 @@ def spark_session(settings: Settings | None = None, master: str = DEFAULT_MASTER
 class SparkEngine:
     """:class:`~doudi.monitor.engines.base.MonitorEngine` on Spark.
 
-    With ``session`` the engine uses that session and leaves it running on :meth:`close`
-    (tests share one); otherwise it starts one and stops it on :meth:`close`.
+    With ``session``, or when a session is already active in the process, the engine uses it
+    and leaves it running on :meth:`close` (tests share one); otherwise it starts one with
+    :func:`spark_session` and stops it on :meth:`close`.
     """
 
     name = "spark"
@@ -126,6 +127,12 @@ class SparkEngine:
         session: SparkSession | None = None,
     ):
         self.settings = settings or get_settings()
+        if session is None:
+            from pyspark.sql import SparkSession
+
+            # A session already running in this process (a test's, a notebook's) is used as it
+            # is, and left running: its settings are its owner's.
+            session = SparkSession.getActiveSession()
         self._own = session is None
         self.spark = session if session is not None else spark_session(self.settings, master)
         self._tmp = self.settings.data_dir.resolve() / "monitor" / "spark-inputs" / uuid.uuid4().hex
@@ -166,6 +173,15 @@ class SparkEngine:
         self._replace(name, df)
         self._persisted[name] = df
         return int(rows)
+
+    def drop(self, name: str) -> None:
+        check_identifier(name)
+        df = self._persisted.pop(name, None)
+        if df is not None:
+            df.unpersist()
+        if name in self._views:
+            self._views.discard(name)
+            self.spark.catalog.dropTempView(name)
 
     def to_arrow(self, sql: str) -> pa.Table:
         table = self.spark.sql(self.translate(sql)).toArrow()

@@ -1,13 +1,13 @@
 -- Enrolments in non-compulsory education (教育) per person: a high-school or vocational and a
 -- college enrolment this period, the fees of this period's enrolments, and the annual fee of the
--- latest enrolment of the window (the higher fee when two start on the same day). A row delivered
--- twice counts once.
+-- latest enrolment of the window (the higher fee when two start on the same day). Enrolments
+-- are taken from the load of the month they happened in.
 WITH enrolments AS (
-    SELECT DISTINCT s.citizen_id, s.name, s.school, s.stage, s.enrol_date, s.annual_fee,
-           s.enrol_date >= r.period_start AS in_period
+    SELECT s.citizen_id, s.stage, s.enrol_date, s.annual_fee, s.enrol_date >= r.period_start AS in_period
     FROM feed_school AS s
     CROSS JOIN run_period AS r
     WHERE s.enrol_date BETWEEN r.window_start AND r.period_end
+      AND s.period = strftime(s.enrol_date, '%Y-%m')
 ), ranked AS (
     SELECT *,
            row_number() OVER (PARTITION BY citizen_id ORDER BY enrol_date DESC, annual_fee DESC, stage) AS rn
