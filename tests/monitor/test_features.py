@@ -329,3 +329,27 @@ def test_debug_shows_each_steps_sql_and_rows(tmp_path: Path) -> None:
         assert step.sql in before and f"{step.name} on duckdb" in before
         assert after.startswith(f"-- step {step.number:02d} {step.name}: ") and " rows in " in after
     assert f"features: {rows} rows" in lines[-1]
+
+
+TYPE_WORDS = {"boolean": "布尔", "integer": "整数", "money": "金额", "date": "日期", "string": "文本"}
+
+
+def test_docs_list_every_feature_and_step() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "features.md").read_text(encoding="utf-8")
+    rows = [line.split("|")[1:-1] for line in doc.splitlines() if line.startswith("| `")]
+    features = {cells[0].strip().strip("`"): cells for cells in rows}
+    catalogue = get_catalogue().features
+    listed = [name for name in features if name in {f.name for f in catalogue}]
+    assert listed == [f.name for f in catalogue], "docs/features.md lists the catalogue in its order"
+    for f in catalogue:
+        cells = [c.strip() for c in features[f.name]]
+        assert cells[1] == f.label, f.name
+        assert cells[2].startswith(TYPE_WORDS[f.type]), f.name
+        assert ("标识" in cells[2]) == (f.role == "key"), f.name
+        assert cells[3], f"{f.name}: no definition"
+    steps = [
+        cells
+        for cells in (line.split("|")[1:-1] for line in doc.splitlines())
+        if cells and cells[0].strip().isdigit()
+    ]
+    assert [(int(c[0]), c[1].strip().strip("`")) for c in steps] == [(s.number, s.name) for s in STEPS]
