@@ -44,7 +44,9 @@ def test_the_loader_quarantines_exactly_the_planted_rejects(
             row for mess, rows in entry["planted_rows"].items() if mess in REJECTED for row in rows
         )
         assert len(rejects) == entry["expected_rejects"]
-        if entry["rows"] == 0 or len(rejects) == entry["rows"]:
+        snapshot = get_contract(entry["kind"]).mode == "snapshot"
+        if (entry["rows"] == 0 and snapshot) or (entry["rows"] and len(rejects) == entry["rows"]):
+            # An empty full list, or a file with nothing usable, fails; the earlier load stays.
             with pytest.raises(FeedError):
                 load_feed(engine, settings, entry["kind"], path, entry["period"], actor="tester")
             continue
@@ -64,7 +66,9 @@ def test_the_loader_quarantines_exactly_the_planted_rejects(
         assert stored.num_rows == entry["rows"] - len(rejects)
         assert not set(stored.column("row_no").to_pylist()) & set(rejects)
         person = get_contract(entry["kind"]).person
+        loaded += 1
+        if stored.num_rows == 0:  # a quiet month of an events kind: loaded with no rows
+            continue
         norm, reasons = validate_citizen_id_column(stored.column(person).combine_chunks())
         assert not reasons.any() and pc.all(pc.equal(norm, stored.column(person).combine_chunks())).as_py()
-        loaded += 1
     assert loaded >= 16
