@@ -9,7 +9,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from doudi.cli import common
+from doudi.cli.monitor import print_result
 from doudi.cli.programs import print_run
+from doudi.feeds.contract import default_contracts
+from doudi.monitor.demo import demo_monitoring
+from doudi.periods import Period
 from doudi.programs.run import run_programs
 from doudi.registry import codes
 from doudi.registry.demo import build_demo, default_as_of, demo_roster_path
@@ -85,8 +89,45 @@ def demo_cmd(
     with common.console.status("正在按现行政策测算名册中每户的救助……"):
         run = run_programs("registry", on=day, engine=engine, data_dir=s.data_dir)
     print_run(run, f"{day.isoformat()} 救助测算（名册 {run.results.num_rows:,} 户，现行参数）")
+    period = str(Period.of(day))
+    with common.console.status(f"正在生成并载入 {period} 部门比对数据，运行动态监测……") as status:
+        monitoring = demo_monitoring(
+            engine,
+            settings=s,
+            period=period,
+            seed=seed,
+            actor=s.actor,
+            step=lambda name: status.update(f"{period} {name}……"),
+        )
+    print_feeds(monitoring.feeds, period)
+    print_result(monitoring.run)
+    common.console.print(
+        f"预警清单可用 [bold]doudi monitor report --period {period}[/] 按县导出（身份证号、姓名已脱敏）。"
+    )
     if roster:
         path = demo_roster_path(s, seed, persons)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_roster(registry_roster(p), path)
         common.console.print(f"花名册已写出：{path}")
+
+
+def print_feeds(feeds: list, period: str) -> None:
+    contracts = default_contracts()
+    t = Table(title=f"{period} 部门比对数据载入")
+    for col in ("数据", "提供部门", "读取行", "通过", "未通过（已隔离）", "匹配名册"):
+        t.add_column(col, justify="left" if col in ("数据", "提供部门") else "right")
+    for f in feeds:
+        c = contracts[f.kind]
+        if f.result is None:
+            t.add_row(c.title, c.department, "", "", f"[red]{f.error_zh}[/]", "")
+            continue
+        r = f.result
+        t.add_row(
+            c.title,
+            c.department,
+            f"{r.rows_read:,}",
+            f"{r.rows_good:,}",
+            f"{r.rows_rejected:,}",
+            f"{r.match_rate:.1%}",
+        )
+    common.console.print(t)
