@@ -53,19 +53,26 @@ WITH found AS (
     LEFT JOIN person_medical AS m ON m.citizen_id = s.citizen_id
     LEFT JOIN person_disability AS d ON d.citizen_id = s.citizen_id
     UNION ALL
-    SELECT u.citizen_id, CAST(NULL AS BIGINT), CAST(NULL AS VARCHAR),
-           coalesce(u.feed_division, substr(u.citizen_id, 1, 6)), false,
-           false, false, false, false, false, false,
-           CAST(NULL AS BIGINT), u.age, u.age = 18 AND u.previous_age = 17,
-           true, true, 1, false,
-           CAST(NULL AS DECIMAL(18, 2)), CAST(NULL AS DECIMAL(18, 2)), CAST(NULL AS DECIMAL(18, 2)),
-           CAST(NULL AS DECIMAL(18, 2)), CAST(NULL AS INTEGER),
+    SELECT u.citizen_id, CAST(NULL AS BIGINT) AS person_id, CAST(NULL AS VARCHAR) AS household_no,
+           coalesce(u.feed_division, substr(u.citizen_id, 1, 6)) AS division_code, false AS registered,
+           false AS in_dibao, false AS in_tekun, false AS in_marginal, false AS in_rigid_spending,
+           false AS in_relapse_watch, false AS in_other,
+           CAST(NULL AS BIGINT) AS category_months, u.age, u.age = 18 AND u.previous_age = 17 AS turns_18,
+           true AS is_head, true AS household_row, 1 AS household_size, false AS is_main_earner,
+           CAST(NULL AS DECIMAL(18, 2)) AS hh_income_monthly, CAST(NULL AS DECIMAL(18, 2)) AS per_capita_income,
+           CAST(NULL AS DECIMAL(18, 2)) AS dibao_standard, CAST(NULL AS DECIMAL(18, 2)) AS marginal_line,
+           CAST(NULL AS INTEGER) AS registry_disability_grade,
            u.medical_oop_12m, u.medical_oop_period, u.medical_total_12m, u.inpatient_12m,
            u.major_disease_12m, u.new_disability_grade,
-           0, CAST(NULL AS BOOLEAN), CAST(NULL AS DECIMAL(18, 2)), CAST(NULL AS BIGINT),
-           false, false, CAST(NULL AS DECIMAL(18, 2)), CAST(NULL AS DECIMAL(18, 2)),
-           CAST(NULL AS DECIMAL(18, 2)), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT),
-           CAST(NULL AS DECIMAL(18, 2)), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)
+           -- household features; where NULL, the final SELECT takes the person's own value
+           0 AS earners, CAST(NULL AS BOOLEAN) AS has_working_age_able,
+           CAST(NULL AS DECIMAL(18, 2)) AS hh_medical_oop_12m, CAST(NULL AS BIGINT) AS hh_deaths_period,
+           false AS hh_main_earner_died, false AS hh_only_earner_unemployed,
+           CAST(NULL AS DECIMAL(18, 2)) AS hh_pension_monthly, CAST(NULL AS DECIMAL(18, 2)) AS hh_disaster_loss_period,
+           CAST(NULL AS DECIMAL(18, 2)) AS hh_school_fees_period, CAST(NULL AS BIGINT) AS hh_cars,
+           CAST(NULL AS BIGINT) AS hh_vehicles, CAST(NULL AS BIGINT) AS hh_businesses,
+           CAST(NULL AS DECIMAL(18, 2)) AS hh_business_capital, CAST(NULL AS BIGINT) AS hh_residences,
+           CAST(NULL AS BIGINT) AS hh_commercial_properties, CAST(NULL AS BIGINT) AS hh_public_employees
     FROM unregistered AS u
 ), own_businesses AS (
     SELECT citizen_id, count(*) AS businesses, coalesce(sum(registered_capital), 0) AS business_capital
