@@ -10,7 +10,8 @@ from rich.table import Table
 from doudi.cli import common
 from doudi.monitor.alerts import alert_summary
 from doudi.monitor.report import write_reports
-from doudi.monitor.run import MonitorResult, run_monitor
+from doudi.monitor.rules import RuleError
+from doudi.monitor.run import MonitorError, MonitorResult, run_monitor
 from doudi.periods import Period, PeriodError
 
 app = typer.Typer(help="动态监测：按月比对部门数据、按规则生成预警、输出预警清单。", no_args_is_help=True)
@@ -55,7 +56,9 @@ def print_result(result: MonitorResult) -> None:
 @app.command("run")
 def run_cmd(
     period: str = typer.Option(..., "--period", help="监测月份，如 2026-11"),
-    engine: str = typer.Option("duckdb", "--engine", help="计算引擎：duckdb（默认，单机）或 spark（横向扩展）"),
+    engine: str = typer.Option(
+        "duckdb", "--engine", help="计算引擎：duckdb（默认，单机）或 spark（横向扩展）"
+    ),
     spark_master: str = typer.Option(None, "--spark-master", help="Spark 集群地址，默认本机 local[2]"),
     rules_dir: Path = typer.Option(None, "--rules-dir", help="规则目录，默认使用内置规则"),
     debug: bool = typer.Option(False, "--debug", help="逐步打印特征计算的 SQL 和行数"),
@@ -67,16 +70,25 @@ def run_cmd(
     s = common.settings()
     db = common.engine(s)
     with common.console.status(f"正在运行 {p} 动态监测……") as status:
-        result = run_monitor(
-            db,
-            s,
-            period=p,
-            engine=engine,
-            spark_master=spark_master,
-            rules_dir=rules_dir,
-            debug=(lambda text: common.console.print(text, markup=False, highlight=False)) if debug else None,
-            step=lambda name: status.update(f"{p} 动态监测：{name}……"),
-        )
+        try:
+            result = run_monitor(
+                db,
+                s,
+                period=p,
+                engine=engine,
+                spark_master=spark_master,
+                rules_dir=rules_dir,
+                debug=(lambda text: common.console.print(text, markup=False, highlight=False))
+                if debug
+                else None,
+                step=lambda name: status.update(f"{p} 动态监测：{name}……"),
+            )
+        except RuleError as err:
+            for problem in err.problems:
+                common.err_console.print(str(problem), markup=False)
+            common.fail(f"预警规则有 {len(err.problems)} 处错误，本次监测没有运行。")
+        except MonitorError as err:
+            common.fail(err.message_zh, code=1)
     print_result(result)
 
 

@@ -42,6 +42,14 @@ log = logging.getLogger(__name__)
 _NOT_IN_DETAIL = {"citizen_id", "name", "period", "load_id", "row_no"}
 
 
+class MonitorError(RuntimeError):
+    """A run that cannot go on; ``message_zh`` says why to the user."""
+
+    def __init__(self, message: str, message_zh: str) -> None:
+        super().__init__(message)
+        self.message_zh = message_zh
+
+
 @dataclass
 class MonitorResult:
     run_id: int
@@ -100,6 +108,7 @@ def run_monitor(
         feed_loads=load_ids,
     )
     try:
+        _check_files(loads)
         say("名册快照")
         snapshot = registry_snapshot(db_engine, on=p.end, data_dir=settings.data_dir, settings=settings)
         lap("snapshot")
@@ -163,6 +172,17 @@ def run_monitor(
     return MonitorResult(
         run_id, str(p), engine, duration, subjects, n_candidates, merge, by_rule, loads, timings, rules
     )
+
+
+def _check_files(loads: dict[str, list[Any]]) -> None:
+    missing = [ld for kind_loads in loads.values() for ld in kind_loads if not Path(ld.path).exists()]
+    if missing:
+        first = missing[0]
+        raise MonitorError(
+            f"{len(missing)} stored feed file(s) missing, e.g. load {first.load_id}: {first.path}",
+            f"有 {len(missing)} 个已载入的部门数据文件不见了（如第 {first.load_id} 次载入，{first.kind} {first.period}："
+            f"{first.path}）。请重新载入该期数据后再运行。",
+        )
 
 
 def _fact_columns(compiled: list[CompiledRule]) -> list[str]:
