@@ -262,7 +262,7 @@ class Rule:
 
         ``facts`` must hold every feature the template names (:attr:`facts_columns` does)."""
         parts: list[str] = []
-        for piece in _template_pieces(self.explanation):
+        for piece in _parsed_template(self.explanation):
             if isinstance(piece, str):
                 parts.append(piece)
                 continue
@@ -334,6 +334,12 @@ def _plain(value: Decimal) -> str:
 class _Placeholder:
     name: str
     offset: int
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_template(template: str) -> tuple[str | _Placeholder, ...]:
+    """:func:`_template_pieces`, parsed once per template (a run renders thousands)."""
+    return tuple(_template_pieces(template))
 
 
 def _template_pieces(template: str) -> Iterator[str | _Placeholder]:

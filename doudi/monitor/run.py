@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Engine
 
 from doudi.feeds.contract import default_contracts
@@ -210,22 +211,33 @@ def _plain(value: Any) -> Any:
 
 
 def _render(facts: pa.Table, compiled: list[CompiledRule]) -> pa.Table:
-    """Candidates with their facts (JSON), Chinese explanation, actions and policy."""
-    by_id = {c.rule.id: c.rule for c in compiled}
-    rows = facts.to_pylist()
-    out: dict[str, list[Any]] = {name: [] for name in CANDIDATE_SCHEMA.names}
-    for row in rows:
-        rule = by_id[row["rule_id"]]
-        values = {name: row[name] for name in rule.facts_columns if name in row}
-        for name in CANDIDATE_SCHEMA.names[:11]:
-            out[name].append(row[name])
-        out["title"].append(rule.title)
-        out["explanation"].append(rule.render(values))
-        out["facts"].append(json.dumps({k: _plain(v) for k, v in values.items()}, ensure_ascii=False))
-        out["actions"].append(json.dumps(list(rule.actions), ensure_ascii=False))
-        out["policy"].append(rule.policy)
-        out["suppress_days"].append(rule.suppress_days_in_force)
-    return pa.table(out, schema=CANDIDATE_SCHEMA)
+    """Candidates with their facts (JSON), Chinese explanation, actions and policy; one rule at
+    a time, converting only the columns that rule shows."""
+    parts = []
+    rule_ids = facts.column("rule_id")
+    keys = CANDIDATE_SCHEMA.names[:11]
+    for c in compiled:
+        rule = c.rule
+        rows = facts.filter(pc.equal(rule_ids, rule.id))
+        n = rows.num_rows
+        if n == 0:
+            continue
+        values = rows.select([name for name in rule.facts_columns if name in rows.column_names]).to_pylist()
+        constant = {
+            "title": rule.title,
+            "actions": json.dumps(list(rule.actions), ensure_ascii=False),
+            "policy": rule.policy,
+            "suppress_days": rule.suppress_days_in_force,
+        }
+        columns = {name: rows.column(name) for name in keys}
+        columns["explanation"] = pa.array([rule.render(v) for v in values], pa.string())
+        columns["facts"] = pa.array(
+            [json.dumps({k: _plain(x) for k, x in v.items()}, ensure_ascii=False) for v in values], pa.string()
+        )
+        for name, value in constant.items():
+            columns[name] = pa.array([value] * n, CANDIDATE_SCHEMA.field(name).type)
+        parts.append(pa.table({name: columns[name] for name in CANDIDATE_SCHEMA.names}).cast(CANDIDATE_SCHEMA))
+    return pa.concat_tables(parts) if parts else CANDIDATE_SCHEMA.empty_table()
 
 
 def _evidence_details(keys: pa.Table | None, loads: dict[str, list[Any]]) -> pa.Table:
