@@ -26,6 +26,7 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
@@ -45,6 +46,7 @@ RUN_PERIOD_SCHEMA = pa.schema(
         ("period_start", pa.date32()),
         ("period_end", pa.date32()),
         ("window_start", pa.date32()),
+        ("discovery_oop_floor", pa.decimal128(18, 2)),
     ]
 )
 
@@ -102,8 +104,8 @@ class LoadLike(Protocol):
     def path(self) -> Path: ...
 
 
-def run_period_table(period: str, window_months: int) -> pa.Table:
-    """The one-row ``run_period`` table.
+def run_period_table(period: str, window_months: int, discovery_oop_floor: Decimal = Decimal(0)) -> pa.Table:
+    """The one-row ``run_period`` table (``discovery_oop_floor``: see parameters.yaml).
 
     >>> run_period_table("2026-11", 12).to_pylist()[0]["window_start"]
     datetime.date(2025, 12, 1)
@@ -118,6 +120,7 @@ def run_period_table(period: str, window_months: int) -> pa.Table:
             "period_start": [p.start],
             "period_end": [p.end],
             "window_start": [first.start],
+            "discovery_oop_floor": [Decimal(discovery_oop_floor)],
         },
         schema=RUN_PERIOD_SCHEMA,
     )
@@ -149,6 +152,7 @@ def register_inputs(
     loads: Mapping[str, Sequence[LoadLike]],
     period: str,
     window_months: int,
+    discovery_oop_floor: Decimal = Decimal(0),
 ) -> None:
     """Register the snapshot, one ``feed_<kind>`` per contract kind and ``run_period``."""
     engine.register_parquet("registry_persons", [snapshot.persons_path], PERSONS_SCHEMA)
@@ -158,7 +162,7 @@ def register_inputs(
         engine.register_parquet(
             f"feed_{kind}", [Path(ld.path) for ld in chosen], contracts[kind].stored_schema()
         )
-    engine.register_arrow("run_period", run_period_table(period, window_months))
+    engine.register_arrow("run_period", run_period_table(period, window_months, discovery_oop_floor))
 
 
 def build_features(

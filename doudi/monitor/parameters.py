@@ -26,6 +26,7 @@ class MonitorParameters(BaseModel):
     due_days: Parameter
     suppress_days: Parameter
     window_months: Parameter
+    discovery_oop_floor: Parameter
 
 
 @functools.cache

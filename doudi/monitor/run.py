@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -117,7 +118,12 @@ def run_monitor(
         eng = make_engine(engine, settings, master=spark_master)
         try:
             register_inputs(
-                eng, snapshot=snapshot, loads=loads, period=str(p), window_months=params.window_months.value
+                eng,
+                snapshot=snapshot,
+                loads=loads,
+                period=str(p),
+                window_months=params.window_months.value,
+                discovery_oop_floor=Decimal(params.discovery_oop_floor.value),
             )
             subjects = build_features(eng, debug=debug)
             lap("features")
@@ -232,11 +238,14 @@ def _render(facts: pa.Table, compiled: list[CompiledRule]) -> pa.Table:
         columns = {name: rows.column(name) for name in keys}
         columns["explanation"] = pa.array([rule.render(v) for v in values], pa.string())
         columns["facts"] = pa.array(
-            [json.dumps({k: _plain(x) for k, x in v.items()}, ensure_ascii=False) for v in values], pa.string()
+            [json.dumps({k: _plain(x) for k, x in v.items()}, ensure_ascii=False) for v in values],
+            pa.string(),
         )
         for name, value in constant.items():
             columns[name] = pa.array([value] * n, CANDIDATE_SCHEMA.field(name).type)
-        parts.append(pa.table({name: columns[name] for name in CANDIDATE_SCHEMA.names}).cast(CANDIDATE_SCHEMA))
+        parts.append(
+            pa.table({name: columns[name] for name in CANDIDATE_SCHEMA.names}).cast(CANDIDATE_SCHEMA)
+        )
     return pa.concat_tables(parts) if parts else CANDIDATE_SCHEMA.empty_table()
 
 

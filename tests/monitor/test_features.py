@@ -275,6 +275,40 @@ def test_loads_outside_the_window_are_left_out_and_two_loads_of_a_period_refused
         engine.close()
 
 
+def test_unregistered_people_without_a_hardship_signal_are_not_subjects(case: Case, tmp_path: Path) -> None:
+    """With a discovery floor above everyone's spending, the unregistered subjects left are
+    those with a major-disease settlement or a disability event; registered ones all stay."""
+    engine = DuckDBEngine(duck_settings(tmp_path))
+    try:
+        register_inputs(
+            engine,
+            snapshot=case.snapshot,
+            loads=case.loads,
+            period=case.period,
+            window_months=case.window_months,
+            discovery_oop_floor=Decimal("99999999"),
+        )
+        build_features(engine)
+        kept = {r["citizen_id"]: r for r in engine.to_arrow("SELECT * FROM features").to_pylist()}
+        disability = {
+            r["citizen_id"]
+            for r in engine.to_arrow(
+                "SELECT d.citizen_id FROM feed_disability d, run_period r "
+                "WHERE d.event_date BETWEEN r.period_start AND r.period_end"
+            ).to_pylist()
+        }
+    finally:
+        engine.close()
+    for who, want in case.expected.items():
+        cid = case.ids[who]
+        signal = want["major_disease_12m"] is True or cid in disability
+        if want["registered"] or signal:
+            assert cid in kept, who
+        else:
+            assert cid not in kept, who
+    assert any(not w["registered"] for w in case.expected.values())
+
+
 def test_run_period_row() -> None:
     row = run_period_table("2026-03", 3).to_pylist()[0]
     assert row == {
@@ -282,7 +316,11 @@ def test_run_period_row() -> None:
         "period_start": dt.date(2026, 3, 1),
         "period_end": dt.date(2026, 3, 31),
         "window_start": dt.date(2026, 1, 1),
+        "discovery_oop_floor": Decimal("0.00"),
     }
+    assert run_period_table("2026-03", 3, Decimal(5000)).column("discovery_oop_floor").to_pylist() == [
+        Decimal("5000.00")
+    ]
     with pytest.raises(ValueError):
         run_period_table("2026-3", 12)
 

@@ -168,7 +168,12 @@ class SparkEngine:
         from pyspark import StorageLevel
 
         check_identifier(name)
-        df = self.spark.sql(self.translate(sql)).persist(StorageLevel.MEMORY_AND_DISK)
+        # A local checkpoint keeps the rows and cuts the lineage: later steps (and the 22
+        # branches of the candidates query) see a plain scan, not every step before it again —
+        # with the lineage kept, Spark's analyser spent minutes and the heap deduplicating plans.
+        df = self.spark.sql(self.translate(sql)).localCheckpoint(
+            eager=True, storageLevel=StorageLevel.MEMORY_AND_DISK
+        )
         rows = df.count()
         self._replace(name, df)
         self._persisted[name] = df

@@ -1,7 +1,10 @@
 -- The features table (features.yaml): one row per subject, exactly the catalogue's columns in
 -- its order and with its types. Subjects: the members of the registered households, and
 -- everyone in the medical feed of the window or the disability feed of the period who is not in
--- the registry (active discovery). An unregistered subject's division is the one the
+-- the registry (active discovery) and has a hardship signal: out-of-pocket spending in the window
+-- of at least run_period.discovery_oop_floor, a major-disease settlement, or a disability event
+-- (people with ordinary medical bills are not profiled: PIPL's minimum necessary). An
+-- unregistered subject's division is the one the
 -- disability feed, else the medical feed gives, else the county of the ID number; the age comes
 -- from the ID number (the same rule as for members); registry and programs figures are NULL,
 -- and household features are the person's own. Feed facts are zero / false where a feed says
@@ -10,7 +13,8 @@ WITH found AS (
     SELECT coalesce(m.citizen_id, d.citizen_id) AS citizen_id,
            m.medical_oop_12m, m.medical_oop_period, m.medical_total_12m, m.inpatient_12m,
            m.major_disease_12m, d.new_disability_grade,
-           coalesce(d.division_code, m.insured_division) AS feed_division
+           coalesce(d.division_code, m.insured_division) AS feed_division,
+           d.citizen_id IS NOT NULL AS in_disability_feed
     FROM person_medical AS m
     FULL OUTER JOIN person_disability AS d ON d.citizen_id = m.citizen_id
 ), born AS (
@@ -21,8 +25,11 @@ WITH found AS (
                CAST(substr(f.citizen_id, 13, 2) AS INTEGER)
            ) AS birth_date
     FROM found AS f
+    CROSS JOIN run_period AS r
     LEFT JOIN registry_persons AS rp ON rp.citizen_id = f.citizen_id
     WHERE rp.citizen_id IS NULL
+      AND (f.in_disability_feed OR coalesce(f.major_disease_12m, false)
+           OR coalesce(f.medical_oop_12m, 0) >= r.discovery_oop_floor)
 ), unregistered AS (
     SELECT b.*,
            year(r.period_end) - year(b.birth_date)
