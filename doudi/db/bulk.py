@@ -26,11 +26,12 @@ def fetch_arrow(
 ) -> pa.Table:
     """Run a query and return its rows as an Arrow table of the given schema.
 
-    On PostgreSQL a query without parameters streams through ``COPY … TO STDOUT`` and is
-    parsed by Arrow, which is many times faster than building Python rows.
+    On PostgreSQL the query streams through ``COPY … TO STDOUT`` and is parsed by Arrow, which
+    is many times faster than building Python rows (parameters are bound by psycopg on the
+    client, as COPY takes none from the server).
     """
-    if conn.dialect.name == "postgresql" and not params:
-        return _copy_out(conn, sql, schema)
+    if conn.dialect.name == "postgresql":
+        return _copy_out(conn, sql, schema, params)
     result = conn.execute(text(sql), params or {})
     rows = result.fetchall()
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [[] for _ in schema]
@@ -49,11 +50,15 @@ def fetch_arrow(
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _copy_out(conn: Connection, sql: str, schema: pa.Schema) -> pa.Table:
+def _copy_out(
+    conn: Connection, sql: str, schema: pa.Schema, params: dict[str, Any] | None = None
+) -> pa.Table:
     raw = conn.connection.driver_connection
     assert raw is not None
+    compiled = text(sql).bindparams(**(params or {})).compile(dialect=conn.dialect)
+    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
     buf = io.BytesIO()
-    with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)") as copy:
+    with raw.cursor() as cur, cur.copy(statement, compiled.params or None) as copy:
         for chunk in copy:
             buf.write(chunk)
     if buf.tell() == 0:

@@ -136,7 +136,7 @@ def run_monitor(
         finally:
             eng.close()
         say("整理预警")
-        candidates = _render(facts_table, compiled)
+        candidates = _route_in_province(_render(facts_table, compiled), settings.province_code)
         evidence = _evidence_details(evidence_keys, loads)
         lap("explain")
         say("写入预警")
@@ -247,6 +247,17 @@ def _render(facts: pa.Table, compiled: list[CompiledRule]) -> pa.Table:
             pa.table({name: columns[name] for name in CANDIDATE_SCHEMA.names}).cast(CANDIDATE_SCHEMA)
         )
     return pa.concat_tables(parts) if parts else CANDIDATE_SCHEMA.empty_table()
+
+
+def _route_in_province(candidates: pa.Table, province_code: str) -> pa.Table:
+    """Alerts about people whose only known division is outside the province (an ID from
+    elsewhere in a discovery) go to the province's own queue, to be passed on."""
+    division = candidates.column("division_code")
+    inside = pc.starts_with(division, province_code[:2])
+    if pc.all(inside).as_py() is not False:
+        return candidates
+    routed = pc.if_else(inside, division, pa.scalar(province_code))
+    return candidates.set_column(candidates.schema.get_field_index("division_code"), "division_code", routed)
 
 
 def _evidence_details(keys: pa.Table | None, loads: dict[str, list[Any]]) -> pa.Table:

@@ -77,3 +77,26 @@ def test_fetch_arrow_reads_booleans_nulls_and_dates(engine: Engine) -> None:
         {"flag": None, "day": dt.date(2026, 1, 31), "label": None},
         {"flag": True, "day": dt.date(2026, 11, 1), "label": "是"},
     ]
+
+
+def test_fetch_arrow_binds_parameters_on_both_engines(engine: Engine) -> None:
+    """Parameters reach the query on every path (on PostgreSQL, COPY with client-side binding),
+    including text with quotes and percent signs."""
+    schema = pa.schema([("label", pa.string()), ("day", pa.date32())])
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE notes (label VARCHAR(20), day DATE)"))
+        conn.execute(
+            text("INSERT INTO notes VALUES (:l, :d)"),
+            [
+                {"l": "100% 'quoted'", "d": dt.date(2026, 11, 1)},
+                {"l": "other", "d": dt.date(2026, 10, 1)},
+            ],
+        )
+    with engine.connect() as conn:
+        got = bulk.fetch_arrow(
+            conn,
+            "SELECT label, day FROM notes WHERE day >= :on AND label LIKE '100%%' OR label = :other",
+            schema,
+            {"on": dt.date(2026, 11, 1), "other": "nothing"},
+        )
+    assert got.to_pylist() == [{"label": "100% 'quoted'", "day": dt.date(2026, 11, 1)}]

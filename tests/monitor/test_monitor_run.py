@@ -13,6 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from sqlalchemy import Engine, text
 
@@ -73,7 +74,7 @@ def test_a_month_raises_explained_alerts_once(province: Engine, settings: Settin
         assert str(a["due_date"]) == "2026-12-17"  # 15 days from the run
         assert a["explanation"] and "{" not in a["explanation"]
         json.loads(a["facts"])
-        assert len(a["township_code"]) in (6, 9) and a["township_code"] == a["township_code"][:9]
+        assert len(a["township_code"]) in (6, 9) and a["township_code"].startswith("52")
     died = [a for a in got if a["rule_id"] == "recipient_died"]
     assert all(a["event_key"] and a["evidence"] >= 1 for a in died)
     record = run_row(province, first.run_id)
@@ -150,3 +151,18 @@ def test_rule_files_with_errors_stop_the_run_before_it_starts(
         run_monitor(province, settings, period="2026-11", rules_dir=broken, actor="tester", now=NOW)
     with province.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM monitor_runs")).scalar() == 0
+
+
+def test_alerts_about_people_known_only_outside_the_province_go_to_the_province() -> None:
+    from doudi.monitor.alerts import CANDIDATE_SCHEMA
+    from doudi.monitor.run import _route_in_province
+
+    rows = [
+        {name: None for name in CANDIDATE_SCHEMA.names} | {"division_code": code}
+        for code in ("520102001", "110105", "522301")
+    ]
+    table = pa.Table.from_pylist(rows, schema=CANDIDATE_SCHEMA)
+    routed = _route_in_province(table, "520000").column("division_code").to_pylist()
+    assert routed == ["520102001", "520000", "522301"]
+    inside = pa.Table.from_pylist(rows[:1], schema=CANDIDATE_SCHEMA)
+    assert _route_in_province(inside, "520000") is inside
