@@ -20,6 +20,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -132,3 +133,18 @@ def settings(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Se
     monkeypatch.setenv("DOUDI_DATABASE_URL", db_url)
     get_settings.cache_clear()
     return get_settings()
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One local Spark session for every Spark test (starting one takes seconds). Engines made
+    later in the session (``make_engine("spark")``) reuse it. A handful of rows: one shuffle
+    partition and no adaptive re-planning halve the tests' time (the engine's defaults are for
+    millions of rows)."""
+    from doudi.monitor.engines.spark_engine import spark_session as start
+
+    session = start(Settings(data_dir=tmp_path_factory.mktemp("spark")), "local[2]")
+    session.conf.set("spark.sql.shuffle.partitions", "1")
+    session.conf.set("spark.sql.adaptive.enabled", "false")
+    yield session
+    session.stop()

@@ -727,13 +727,13 @@ SPARK_RULES = (
 
 
 @pytest.mark.spark
-def test_spark_gives_the_same_candidates_and_evidence(tmp_path: Path) -> None:
+def test_spark_gives_the_same_candidates_and_evidence(tmp_path: Path, spark_session: Any) -> None:
     from doudi.monitor.engines.spark_engine import SparkEngine
     from doudi.settings import Settings
 
     rules = [r for r in RULES if r.id in SPARK_RULES]
     compiled = compile_rules(rules, on=ON)
-    engine = SparkEngine(Settings(data_dir=tmp_path, duckdb_memory_limit="1GB"), master="local[1]")
+    engine = SparkEngine(Settings(data_dir=tmp_path, duckdb_memory_limit="1GB"), session=spark_session)
     try:
         engine.register_arrow("features", hand_made_features())
         for kind, table in hand_made_feeds().items():

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -38,17 +37,6 @@ def amounts(who: str, count: int, amount: str, day: dt.date) -> pa.Table:
         },
         schema=SCHEMA,
     )
-
-
-@pytest.fixture(scope="session")
-def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from doudi.monitor.engines.spark_engine import spark_session as start
-
-    session = start(Settings(data_dir=tmp_path_factory.mktemp("spark")), "local[2]")
-    session.conf.set("spark.sql.shuffle.partitions", "1")
-    session.conf.set("spark.sql.adaptive.enabled", "false")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(params=["duckdb", pytest.param("spark", marks=pytest.mark.spark)])

@@ -4,7 +4,6 @@ columns and types of ``features`` against the catalogue, the step files, debug m
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -210,20 +209,6 @@ def test_golden_cases_on_duckdb(case: Case, tmp_path: Path) -> None:
         check(case, run_case(engine, case))
     finally:
         engine.close()
-
-
-@pytest.fixture(scope="session")
-def spark_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One local Spark session for every Spark test (starting one takes seconds)."""
-    from doudi.monitor.engines.spark_engine import spark_session as start
-
-    session = start(Settings(data_dir=tmp_path_factory.mktemp("spark")), "local[2]")
-    # A handful of rows: one shuffle partition and no adaptive re-planning halve the test's time
-    # (the engine's defaults are for millions of rows).
-    session.conf.set("spark.sql.shuffle.partitions", "1")
-    session.conf.set("spark.sql.adaptive.enabled", "false")
-    yield session
-    session.stop()
 
 
 @pytest.mark.spark

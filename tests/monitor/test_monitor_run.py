@@ -116,7 +116,9 @@ def test_the_previous_month_then_this_one_updates_open_alerts(province: Engine, 
 
 
 @pytest.mark.spark
-def test_spark_finds_exactly_what_duckdb_found(province: Engine, settings: Settings) -> None:
+def test_spark_finds_exactly_what_duckdb_found(
+    province: Engine, settings: Settings, spark_session: Any
+) -> None:
     duck = run_monitor(province, settings, period="2026-11", actor="tester", now=NOW)
     got = alerts(province)
     spark = run_monitor(province, settings, period="2026-11", engine="spark", actor="tester", now=NOW)
