@@ -44,6 +44,7 @@ from harness import (
     ROOT,
     Run,
     clean_env,
+    last_json,
     loadavg,
     machine,
     measure,
@@ -186,13 +187,6 @@ def _child(argv: list[str]) -> None:
 
 def child_cmd(kind: str, *args: str) -> list[str]:
     return [sys.executable, str(Path(__file__).resolve()), "--child", kind, *args]
-
-
-def last_json(text: str) -> dict[str, Any]:
-    for line in reversed(text.strip().splitlines()):
-        if line.startswith("{"):
-            return dict(json.loads(line))
-    raise ValueError(f"no JSON line in output:\n{text[-2000:]}")
 
 
 def run_record(url: str, period: str) -> dict[str, Any]:

@@ -53,6 +53,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from doudi.errors import UserFacingError
 from doudi.feeds.contract import FeedContract
 from doudi.registry.roster_files import (
     HeaderMap,
@@ -95,7 +96,7 @@ NOT_JSON_OBJECT = "该行不是有效的JSON对象"
 # --- errors -------------------------------------------------------------------------------
 
 
-class FeedError(Exception):
+class FeedError(UserFacingError):
     """A feed that cannot be loaded, or a request that cannot be carried out.
 
     ``str()`` is an English sentence for logs; ``message_zh`` one Chinese sentence for the
@@ -111,11 +112,7 @@ class FeedError(Exception):
         path: Path | None = None,
         details: Sequence[str] = (),
     ) -> None:
-        super().__init__(f"{path.name}: {message}" if path is not None else message)
-        self.code = code
-        self.message_zh = message_zh
-        self.path = path
-        self.details = list(details)
+        super().__init__(code, message, message_zh, path=path, details=details)
         #: When a load failed: its manifest row and, if it got that far, its quality report.
         self.load_id: int | None = None
         self.quality: dict[str, Any] | None = None

@@ -78,6 +78,8 @@ import pyarrow.csv as pacsv
 import yaml
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 
+from doudi.errors import UserFacingError
+
 log = logging.getLogger(__name__)
 
 #: The header must be among this many rows from the top of a sheet or file.
@@ -132,7 +134,7 @@ _EXCEL_DIGITS = 10**15  # beyond this a double cannot hold every digit Excel sho
 # --- errors and results -------------------------------------------------------------------
 
 
-class RosterFileError(Exception):
+class RosterFileError(UserFacingError):
     """A roster file that cannot be read as a roster.
 
     ``str()`` is an English sentence for logs; ``message_zh`` one Chinese sentence for the
@@ -140,21 +142,6 @@ class RosterFileError(Exception):
     ``unreadable``, ``empty``, ``no_header``, ``missing_columns``, ``duplicate_columns``,
     ``bad_headers_file``); ``details`` optional further lines for the user (Chinese).
     """
-
-    def __init__(
-        self,
-        code: str,
-        message: str,
-        message_zh: str,
-        *,
-        path: Path | None = None,
-        details: Sequence[str] = (),
-    ) -> None:
-        super().__init__(f"{path.name}: {message}" if path is not None else message)
-        self.code = code
-        self.message_zh = message_zh
-        self.path = path
-        self.details = list(details)
 
 
 class SkippedRow(NamedTuple):
