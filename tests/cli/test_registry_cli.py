@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import openpyxl
@@ -139,8 +140,15 @@ def test_demo_builds_a_province_and_reloads_unchanged(settings: Settings) -> Non
     assert "20,000 人" in first.output and "贵阳市" in first.output
     assert "未通过 0" in first.output
     assert "救助测算" in first.output and "最低生活保障（低保）" in first.output
+    # The month of feeds is loaded and monitored: alerts raised, quarantined rows counted.
+    assert "2025-10 部门比对数据载入" in first.output and "医疗保障局" in first.output
+    assert "动态监测（引擎 duckdb，第 1 次运行）" in first.output and "合计" in first.output
+    new = int(re.search(r"新预警 ([\d,]+)", first.output).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert new > 0
     second = runner.invoke(app, ["demo", "--persons", "20000", "--seed", "7", "--as-of", "2025-10-01"])
     assert "新增 0，更新 0" in second.output
+    # Everything again, nothing changes: the same files load unchanged, the alerts stay as they were.
+    assert f"新预警 0，更新 0，未变 {new:,}" in second.output
     assert (settings.data_dir / "population" / "persons.parquet").exists()
 
 
