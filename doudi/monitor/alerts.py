@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +48,7 @@ from sqlalchemy import Connection, DateTime, Engine, bindparam, insert, text, up
 from doudi.db import bulk
 from doudi.db.models import MonitorRun
 from doudi.monitor.parameters import monitor_parameters
+from doudi.periods import Period
 
 CANDIDATE_SCHEMA = pa.schema(
     [
@@ -91,7 +91,6 @@ EVIDENCE_SCHEMA = pa.schema(
 """The evidence rows of a run's candidates (joined to them by identity)."""
 
 IDENTITY = ("rule_id", "subject_key", "event_key")
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 # The columns an update may overwrite with the candidate's values.
 _CONTENT = ("rule_version", "severity", "title", "explanation", "facts", "actions", "policy")
@@ -197,7 +196,7 @@ def start_run(
     ``rules`` are the ``(rule_id, version)`` pairs evaluated, ``feed_loads`` the ids of the
     ``feed_loads`` rows read; both are kept as JSON.
     """
-    _check_period(period)
+    check_period(period)
     rules_json = json.dumps([{"id": r, "version": int(v)} for r, v in rules], ensure_ascii=False)
     with db_engine.begin() as conn:
         result = conn.execute(
@@ -280,7 +279,7 @@ def merge_alerts(
     them unique) or the period is not ``YYYY-MM``. Evidence whose identity is not among the
     candidates is ignored.
     """
-    _check_period(period)
+    check_period(period)
     if now.tzinfo is not None:  # the columns hold local time without a zone, like func.now()
         now = now.astimezone().replace(tzinfo=None)
     cand = _conform(candidates, CANDIDATE_SCHEMA, "candidates")
@@ -550,8 +549,9 @@ def _drop_stage(conn: Connection, name: str) -> None:
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def _check_period(period: str) -> None:
-    if not isinstance(period, str) or not _PERIOD.match(period):
+def check_period(period: str) -> None:
+    """``period`` exactly as ``YYYY-MM`` (it is written into SQL): ValueError otherwise."""
+    if str(Period.parse(period)) != period:
         raise ValueError(f"period must be YYYY-MM, got {period!r}")
 
 
@@ -583,7 +583,7 @@ def in_period(period: str, alias: str = "a") -> str:
     """SQL condition: the alert belongs to the month ``period`` — raised or raised again by
     that month's run (``period_first <= period <= period_last``), or raised earlier and still
     open (not closed). ``period`` must be ``YYYY-MM`` (checked, so it can be a literal)."""
-    _check_period(period)
+    check_period(period)
     return (
         f"({alias}.period_first <= '{period}' "
         f"AND ({alias}.period_last >= '{period}' OR {alias}.closed_at IS NULL))"
@@ -614,7 +614,7 @@ def alert_summary(db_engine: Engine, *, period: str) -> pa.Table:
     raised earlier, not again, and still open; ``open`` those not closed; ``discovery`` those
     for people not in the registry.
     """
-    _check_period(period)
+    check_period(period)
     sql = f"""
         SELECT a.rule_id, MAX(a.title), a.severity, a.county_code, COUNT(*),
                SUM(CASE WHEN a.period_first = '{period}' THEN 1 ELSE 0 END),
@@ -654,17 +654,9 @@ LIST_SCHEMA = pa.schema(
         ("actions", pa.string()),
     ]
 )
-# Timestamps are read as text (SQLite keeps them so) and parsed by Arrow; booleans as 0/1
-# (PostgreSQL's COPY writes them as t/f, which Arrow's CSV reader does not take).
+# Timestamps are read as text (SQLite keeps them so) and parsed by Arrow.
 _LIST_READ_SCHEMA = pa.schema(
-    [
-        pa.field(f.name, pa.string())
-        if pa.types.is_timestamp(f.type)
-        else pa.field(f.name, pa.int8())
-        if pa.types.is_boolean(f.type)
-        else f
-        for f in LIST_SCHEMA
-    ]
+    [pa.field(f.name, pa.string()) if pa.types.is_timestamp(f.type) else f for f in LIST_SCHEMA]
 )
 
 
@@ -695,7 +687,7 @@ def list_alerts(
         where.append("a.status = :status")
         params["status"] = status
     sql = (
-        f"SELECT {', '.join(_select(f) for f in LIST_SCHEMA)} FROM alerts a WHERE {' AND '.join(where)} "
+        f"SELECT {', '.join(f'a.{f.name}' for f in LIST_SCHEMA)} FROM alerts a WHERE {' AND '.join(where)} "
         f"ORDER BY {SEVERITY_ORDER.format(a='a')}, a.due_date, a.id"
     )
     with db_engine.connect() as conn:
@@ -704,10 +696,6 @@ def list_alerts(
         i = table.schema.get_field_index("citizen_id")
         table = table.set_column(i, "citizen_id", mask_citizen_ids(table.column(i)))
     return table
-
-
-def _select(f: pa.Field) -> str:
-    return f"CASE WHEN a.{f.name} THEN 1 ELSE 0 END" if pa.types.is_boolean(f.type) else f"a.{f.name}"
 
 
 SEVERITY_ORDER = "CASE {a}.severity WHEN 'red' THEN 0 WHEN 'orange' THEN 1 WHEN 'yellow' THEN 2 ELSE 3 END"

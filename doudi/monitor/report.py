@@ -40,7 +40,7 @@ from doudi import audit
 from doudi.db import bulk
 from doudi.divisions import get_catalog
 from doudi.feeds.contract import default_contracts
-from doudi.monitor.alerts import SEVERITY_ORDER, in_period, mask_citizen_ids, mask_names
+from doudi.monitor.alerts import SEVERITY_ORDER, check_period, in_period, mask_citizen_ids, mask_names
 from doudi.monitor.rules import ACTIONS
 
 SEVERITY_LABELS = {"red": "红", "orange": "橙", "yellow": "黄"}
@@ -79,7 +79,6 @@ _COUNT_HEADERS = {
 }
 _BOLD = Font(bold=True)
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
-_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 _REPORT_SCHEMA = pa.schema(
     [
@@ -89,7 +88,7 @@ _REPORT_SCHEMA = pa.schema(
         ("severity", pa.string()),
         ("title", pa.string()),
         ("citizen_id", pa.string()),
-        ("registered", pa.int8()),  # 0/1: PostgreSQL's COPY writes booleans as t/f
+        ("registered", pa.bool_()),
         ("household_no", pa.string()),
         ("division_code", pa.string()),
         ("township_code", pa.string()),
@@ -97,7 +96,7 @@ _REPORT_SCHEMA = pa.schema(
         ("period_first", pa.string()),
         ("period_last", pa.string()),
         ("status", pa.string()),
-        ("closed", pa.int8()),
+        ("closed", pa.bool_()),
         ("raised_at", pa.string()),
         ("due_date", pa.date32()),
         ("explanation", pa.string()),
@@ -130,8 +129,7 @@ def write_reports(
     of the month's active feed loads (``feed_loads``) when given. Counties without an alert
     get no workbook.
     """
-    if not _PERIOD.match(period):
-        raise ValueError(f"period must be YYYY-MM, got {period!r}")
+    check_period(period)
     out_dir.mkdir(parents=True, exist_ok=True)
     with db_engine.begin() as conn:
         raw = _fetch(conn, period)
@@ -196,9 +194,9 @@ def _fetch(conn: Connection, period: str) -> pa.Table:
             WHERE e.alert_id IN (SELECT id FROM sel) GROUP BY e.alert_id
         )
         SELECT sel.id, sel.rule_id, sel.rule_version, sel.severity, sel.title, sel.citizen_id,
-               CASE WHEN sel.registered THEN 1 ELSE 0 END, sel.household_no, sel.division_code,
+               sel.registered, sel.household_no, sel.division_code,
                sel.township_code, sel.county_code, sel.period_first, sel.period_last, sel.status,
-               CASE WHEN sel.closed_at IS NULL THEN 0 ELSE 1 END, sel.raised_at, sel.due_date,
+               sel.closed_at IS NOT NULL, sel.raised_at, sel.due_date,
                sel.explanation, sel.actions, CASE WHEN sel.registered THEN names.name END, d.name,
                COALESCE(ev.n, 0)
         FROM sel
@@ -209,11 +207,7 @@ def _fetch(conn: Connection, period: str) -> pa.Table:
         ORDER BY sel.county_code, sel.township_code, {SEVERITY_ORDER.format(a="sel")},
                  sel.due_date, sel.id
     """
-    rows = bulk.fetch_arrow(conn, sql, _REPORT_SCHEMA)
-    for name in ("registered", "closed"):
-        i = rows.schema.get_field_index(name)
-        rows = rows.set_column(i, name, pc.cast(rows.column(i), pa.bool_()))
-    return rows
+    return bulk.fetch_arrow(conn, sql, _REPORT_SCHEMA)
 
 
 def _display(rows: pa.Table, period: str) -> pa.Table:

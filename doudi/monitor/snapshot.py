@@ -28,6 +28,7 @@ from sqlalchemy import Engine
 
 from doudi.db import bulk, duck
 from doudi.programs.run import run_programs
+from doudi.registry.queries import IN_FORCE
 from doudi.settings import Settings
 
 MONEY = pa.decimal128(18, 2)
@@ -84,26 +85,37 @@ def snapshot_dir(data_dir: Path, on: dt.date) -> Path:
     return data_dir / "monitor" / f"{on.year:04d}-{on.month:02d}"
 
 
-def _in_force(alias: str, on: str) -> str:
-    return f"{alias}.valid_from <= '{on}' AND ({alias}.valid_to IS NULL OR '{on}' < {alias}.valid_to)"
+# What the registry says of a person (the rest of PERSONS_SCHEMA is derived).
+_PERSON_COLUMNS = (
+    "person_id",
+    "household_id",
+    "citizen_id",
+    "relation",
+    "birth_date",
+    "disability_grade",
+    "schooling",
+    "employment",
+)
 
 
-def _queries(on: dt.date) -> dict[str, tuple[str, pa.Schema]]:
-    # The date is inlined (an ISO literal from a date object, compared as text on SQLite and
-    # cast to DATE by PostgreSQL) so that PostgreSQL can stream each read with COPY.
-    d = on.isoformat()
-    cats = f"""SELECT household_id FROM household_categories
-               WHERE start_date <= '{d}' AND (end_date IS NULL OR '{d}' < end_date)"""
+def _in_force(alias: str) -> str:
+    return IN_FORCE.format(a=alias)
+
+
+def _queries() -> dict[str, tuple[str, pa.Schema]]:
+    """The reads of the registry in force on ``:on`` (PostgreSQL streams each with COPY)."""
+    in_force_categories = "start_date <= :on AND (end_date IS NULL OR :on < end_date)"
+    cats = f"SELECT household_id FROM household_categories WHERE {in_force_categories}"
     return {
         "categories": (
             f"""SELECT household_id, category, start_date FROM household_categories
-                WHERE start_date <= '{d}' AND (end_date IS NULL OR '{d}' < end_date)""",
+                WHERE {in_force_categories}""",
             pa.schema([("household_id", pa.int64()), ("category", pa.string()), ("start_date", pa.date32())]),
         ),
         "households": (
             f"""SELECT h.id, h.household_no, hv.division_code, hv.area_type
                 FROM households h
-                JOIN household_versions hv ON hv.household_id = h.id AND {_in_force("hv", d)}
+                JOIN household_versions hv ON hv.household_id = h.id AND {_in_force("hv")}
                 WHERE h.id IN ({cats})""",
             pa.schema(
                 [
@@ -118,26 +130,15 @@ def _queries(on: dt.date) -> dict[str, tuple[str, pa.Schema]]:
             f"""SELECT p.id, pv.household_id, p.citizen_id, pv.relation, pv.birth_date,
                        pv.disability_grade, pv.schooling, pv.employment
                 FROM person_versions pv JOIN persons p ON p.id = pv.person_id
-                WHERE {_in_force("pv", d)} AND pv.household_id IN ({cats})""",
-            pa.schema(
-                [
-                    ("person_id", pa.int64()),
-                    ("household_id", pa.int64()),
-                    ("citizen_id", pa.string()),
-                    ("relation", pa.string()),
-                    ("birth_date", pa.date32()),
-                    ("disability_grade", pa.int32()),
-                    ("schooling", pa.string()),
-                    ("employment", pa.string()),
-                ]
-            ),
+                WHERE {_in_force("pv")} AND pv.household_id IN ({cats})""",
+            pa.schema([PERSONS_SCHEMA.field(name) for name in _PERSON_COLUMNS]),
         ),
         "incomes": (
             # Money as text: SQLite keeps it so, and the sum is done exactly in DuckDB.
             f"""SELECT i.person_id, i.monthly_amount FROM income_items i
-                WHERE {_in_force("i", d)} AND i.person_id IN (
+                WHERE {_in_force("i")} AND i.person_id IN (
                     SELECT pv.person_id FROM person_versions pv
-                    WHERE {_in_force("pv", d)} AND pv.household_id IN ({cats}))""",
+                    WHERE {_in_force("pv")} AND pv.household_id IN ({cats}))""",
             pa.schema([("person_id", pa.int64()), ("monthly_amount", pa.string())]),
         ),
     }
@@ -146,7 +147,10 @@ def _queries(on: dt.date) -> dict[str, tuple[str, pa.Schema]]:
 def registry_snapshot(db_engine: Engine, *, on: dt.date, data_dir: Path, settings: Settings) -> Snapshot:
     """Write the registry in force on ``on`` (the period's last day) for the monthly run."""
     with db_engine.connect() as conn:
-        raw = {name: bulk.fetch_arrow(conn, sql, schema) for name, (sql, schema) in _queries(on).items()}
+        raw = {
+            name: bulk.fetch_arrow(conn, sql, schema, {"on": on})
+            for name, (sql, schema) in _queries().items()
+        }
     figures = pa.schema(
         [("household_no", pa.string()), *[(name, MONEY) for name in PROGRAM_FIGURES.values()]]
     ).empty_table()
