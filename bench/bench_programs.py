@@ -56,7 +56,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import bench_registry as reg
+import harness
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "household-urban-dibao.json"
@@ -711,7 +711,7 @@ class Bench:
         print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
     def env(self, **doudi: str) -> dict[str, str]:
-        env = reg._clean_env(self.source, **doudi)
+        env = harness.clean_env(self.source, **doudi)
         # bench/ first (openfisca_dibao), then the measured package source if any.
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(Path(__file__).parent), env.get("PYTHONPATH")) if p
@@ -723,14 +723,14 @@ class Bench:
         steps_path = stem.with_name(stem.name + ".steps")
         steps_path.unlink(missing_ok=True)
         cmd = [str(steps_path) if c == "{steps}" else c for c in cmd]
-        before = reg.loadavg()
+        before = harness.loadavg()
         started = time.time()
-        raw = reg.measure(name, cmd, env, stem, self.work)
-        run = Run(name, raw.wall_s, raw.peak_rss_mb, self.round, before, reg.loadavg())
+        raw = harness.measure(name, cmd, env, stem, self.work)
+        run = Run(name, raw.wall_s, raw.peak_rss_mb, self.round, before, harness.loadavg())
         run.phases, run.phase_peak_mb, extra = read_steps(steps_path, started, raw.wall_s, raw.peak_rss_mb)
         run.info.update(extra)
         try:
-            run.info.update(reg.last_json(raw.stdout))
+            run.info.update(harness.last_json(raw.stdout))
         except ValueError:
             run.info["stdout_tail"] = raw.stdout[-600:]
         self.runs.append(run)
@@ -787,7 +787,7 @@ class Bench:
 
     def run(self) -> None:
         a = self.args
-        self.info["machine"] = reg.machine()
+        self.info["machine"] = harness.machine()
         for dist in ("openfisca-core", "numpy", "duckdb"):
             try:
                 self.info["machine"][dist] = metadata.version(dist)
@@ -796,9 +796,9 @@ class Bench:
         if a.source:
             self.source = self.work / "src"
             shutil.rmtree(self.source, ignore_errors=True)
-            self.info["code"] = reg.snapshot_source(a.source, self.source)
+            self.info["code"] = harness.snapshot_source(a.source, self.source)
         else:
-            self.info["code"] = reg.working_tree_source()
+            self.info["code"] = harness.working_tree_source()
         probe = subprocess.run(
             [sys.executable, "-c", "import doudi; print(doudi.__file__)"],
             env=self.env(),
@@ -808,7 +808,7 @@ class Bench:
             check=True,
         )
         self.info["code"]["package_dir"] = str(Path(probe.stdout.strip()).parent)
-        self.info["load_before"] = reg.loadavg()
+        self.info["load_before"] = harness.loadavg()
         self.log(f"work dir {self.work}; code {self.info['code']}; load {self.info['load_before']}")
         province = self.province()
         of_dir = self.work / "side-by-side"
@@ -886,7 +886,7 @@ class Bench:
             self.measure("assess (in process)", self.child("assess", str(EXAMPLE), str(a.assess_calls)), env)
             for _ in range(a.assess_processes):
                 self.measure("doudi programs assess FILE", self.cli_assess(), env)
-        self.info["load_after"] = reg.loadavg()
+        self.info["load_after"] = harness.loadavg()
 
     def cli_assess(self) -> list[str]:
         script = Path(sys.executable).parent / "doudi"

@@ -32,7 +32,7 @@ from doudi.monitor.compiler import CompiledRule, candidates_sql, compile_rules, 
 from doudi.monitor.engines import make_engine
 from doudi.monitor.features import build_features, register_inputs
 from doudi.monitor.parameters import monitor_parameters
-from doudi.monitor.rules import Rule, load_rules
+from doudi.monitor.rules import load_rules
 from doudi.monitor.snapshot import registry_snapshot
 from doudi.periods import Period
 from doudi.settings import Settings
@@ -62,9 +62,7 @@ class MonitorResult:
     candidates: int
     merge: alert_store.MergeCounts
     by_rule: pa.Table
-    loads: dict[str, list[Any]]
     step_seconds: dict[str, float] = field(default_factory=dict)
-    rules: list[Rule] = field(default_factory=list)
 
 
 def run_monitor(
@@ -176,9 +174,7 @@ def run_monitor(
         )
         raise
     log.info("monitor run %s period %s on %s: %s in %.1f s", run_id, p, engine, merge, duration)
-    return MonitorResult(
-        run_id, str(p), engine, duration, subjects, n_candidates, merge, by_rule, loads, timings, rules
-    )
+    return MonitorResult(run_id, str(p), engine, duration, subjects, n_candidates, merge, by_rule, timings)
 
 
 def _check_files(loads: dict[str, list[Any]]) -> None:
