@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from doudi.cli import common
-from doudi.feeds.contract import default_contracts
+from doudi.feeds.contract import TYPE_LABELS, default_contracts
 from doudi.feeds.reader import FeedError
 from doudi.feeds.service import FeedLoadResult, contract_for, list_loads, load_feed, parse_period
 
@@ -19,16 +19,6 @@ app = typer.Typer(
 
 _STATUS = {"active": "在用", "superseded": "已被替换", "failed": "失败", "running": "载入中"}
 _MODE = {"events": "事件（本期发生）", "snapshot": "全量（截至本期）"}
-_TYPES = {
-    "string": "文本",
-    "citizen_id": "身份证号",
-    "division": "区划代码",
-    "date": "日期",
-    "money": "金额",
-    "integer": "整数",
-    "boolean": "是/否",
-    "enum": "代码",
-}
 
 
 @app.command("load")
@@ -188,7 +178,7 @@ def contracts_cmd() -> None:
         t.add_column(col)
     for kind, c in sorted(default_contracts().items()):
         columns = "、".join(
-            f"{col.label}{'*' if col.required else ''}（{_TYPES[col.type]}）" for col in c.columns
+            f"{col.label}{'*' if col.required else ''}（{TYPE_LABELS[col.type]}）" for col in c.columns
         )
         t.add_row(kind, c.title, c.department, _MODE[c.mode], columns)
     common.console.print(t)

@@ -38,6 +38,18 @@ _ARROW: dict[str, pa.DataType] = {
     "enum": pa.string(),
 }
 
+#: How each column type is named to users (CLI, docs/feeds.md).
+TYPE_LABELS: dict[str, str] = {
+    "string": "文本",
+    "citizen_id": "身份证号",
+    "division": "区划代码",
+    "date": "日期",
+    "money": "金额",
+    "integer": "整数",
+    "boolean": "是/否",
+    "enum": "代码",
+}
+
 #: Columns every stored feed row carries besides the contract's own.
 STORED_EXTRA: list[pa.Field] = [
     pa.field("period", pa.string()),

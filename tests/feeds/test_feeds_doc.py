@@ -6,19 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from doudi.feeds.contract import Column, FeedContract, default_contracts
+from doudi.feeds.contract import TYPE_LABELS, Column, FeedContract, default_contracts
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "feeds.md"
-TYPES = {
-    "string": "文本",
-    "citizen_id": "身份证号",
-    "division": "区划代码",
-    "date": "日期",
-    "money": "金额",
-    "integer": "整数",
-    "boolean": "是/否",
-    "enum": "代码",
-}
 MODE = {"events": "事件（本期发生的事）", "snapshot": "全量名单（截至本期）"}
 
 
@@ -37,7 +27,7 @@ def column_row(c: Column) -> str:
             ]
         )
     required = "是" if c.required else ""
-    return f"| `{c.name}` | {c.label} | {TYPES[c.type]} | {required} | {'、'.join(c.aliases)} | {allowed} |"
+    return f"| `{c.name}` | {c.label} | {TYPE_LABELS[c.type]} | {required} | {'、'.join(c.aliases)} | {allowed} |"
 
 
 def section_of(text: str, kind: str) -> str:
