@@ -322,6 +322,8 @@ class Alert(Base):
         Index("ix_alerts_identity", "rule_id", "subject_key", "event_key"),
         Index("ix_alerts_township", "township_code", "status"),
         Index("ix_alerts_county", "county_code", "status"),
+        # The township inbox: open alerts (closed_at IS NULL) by due date.
+        Index("ix_alerts_inbox", "township_code", "closed_at", "due_date"),
     )
 
 
@@ -344,3 +346,309 @@ class AlertEvidence(Base):
     __table_args__ = (
         Index("ix_alert_evidence_alert", "alert_id", "feed_kind", "load_id", "row_no", unique=True),
     )
+
+
+# --- users and case work ---------------------------------------------------------------------
+
+
+class User(Base):
+    """A member of staff: a role and the division their work is scoped to.
+
+    ``password_hash`` (argon2) is empty for accounts that only act from the command line.
+    Users are never deleted; ``active`` false ends an account.
+    """
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(60))
+    role: Mapped[str] = mapped_column(String(30))
+    division_code: Mapped[str] = mapped_column(String(12))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+    created_by: Mapped[str] = mapped_column(String(60))
+
+
+class StaffRelative(Base):
+    """A relative of a member of staff, declared for the record (近亲属备案): applications from
+    a household with this person in it go to the county for review."""
+
+    __tablename__ = "staff_relatives"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), index=True)
+    citizen_id: Mapped[str] = mapped_column(String(18), index=True)
+    relation: Mapped[str] = mapped_column(String(20))
+    declared_at: Mapped[dt.datetime] = mapped_column(DateTime, server_default=func.now())
+
+
+class CaseEvent(Base):
+    """The case ledger: one append-only row per state change of any case (alert, application,
+    recipient, payment roll, review). Current state lives in the case tables and is changed in
+    the same transaction as its event; the database refuses UPDATE and DELETE here."""
+
+    __tablename__ = "case_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    case_type: Mapped[str] = mapped_column(String(20))
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    household_id: Mapped[int | None] = mapped_column(BigInteger)
+    township_code: Mapped[str | None] = mapped_column(String(12))
+    county_code: Mapped[str | None] = mapped_column(String(6))
+    event: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(60))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        Index("ix_case_events_case", "case_type", "case_id", "id"),
+        Index("ix_case_events_household", "household_id", "at"),
+    )
+
+
+class Attachment(Base):
+    """A file attached to a case (visit photo, signed form), stored on disk by its SHA-256."""
+
+    __tablename__ = "attachments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_type: Mapped[str] = mapped_column(String(20))
+    case_id: Mapped[int] = mapped_column(BigInteger)
+    file_name: Mapped[str] = mapped_column(String(300))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    uploaded_by: Mapped[str] = mapped_column(String(60))
+    uploaded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_attachments_case", "case_type", "case_id"),)
+
+
+class AlertWork(Base):
+    """The case work on one alert (1:1 with ``alerts``, created when the alert is first worked
+    on): who has it, when it was verified, decided and escalated, and its lock version.
+
+    The monitoring run owns ``alerts``; case work owns this row and ``alerts.status`` /
+    ``closed_at`` (closing the alert ends the monitoring's updates to it)."""
+
+    __tablename__ = "alert_work"
+    alert_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    assignee: Mapped[str | None] = mapped_column(String(60))
+    assigned_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    helped_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (Index("ix_alert_work_assignee", "assignee"),)
+
+
+class Verification(Base):
+    """A home visit (入户核查) for an alert or an application."""
+
+    __tablename__ = "verifications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    application_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    household_id: Mapped[int | None] = mapped_column(BigInteger)
+    visited_on: Mapped[dt.date] = mapped_column(Date)
+    visitors: Mapped[str] = mapped_column(String(200))
+    met: Mapped[str] = mapped_column(String(200))
+    findings: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(60))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class AlertDecision(Base):
+    """One outcome of the decision on an alert (an alert may lead to several: a referral and
+    temporary assistance, say), each with its reason."""
+
+    __tablename__ = "alert_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    household_id: Mapped[int | None] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column(Money())
+    application_id: Mapped[int | None] = mapped_column(Integer)
+    recipient_id: Mapped[int | None] = mapped_column(BigInteger)
+    decided_by: Mapped[str] = mapped_column(String(60))
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class Application(Base):
+    """An application for assistance (申请), from intake to the decision."""
+
+    __tablename__ = "applications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    household_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    person_id: Mapped[int | None] = mapped_column(BigInteger)
+    program: Mapped[str] = mapped_column(String(30))
+    channel: Mapped[str] = mapped_column(String(20))
+    alert_id: Mapped[int | None] = mapped_column(BigInteger)
+    division_code: Mapped[str] = mapped_column(String(12))
+    township_code: Mapped[str] = mapped_column(String(12))
+    county_code: Mapped[str] = mapped_column(String(6))
+    status: Mapped[str] = mapped_column(String(20))
+    applied_on: Mapped[dt.date] = mapped_column(Date)
+    deadline: Mapped[dt.date] = mapped_column(Date)
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    recorded_by: Mapped[str] = mapped_column(String(60))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    relative_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    economic_check: Mapped[str | None] = mapped_column(Text)
+    assessment: Mapped[str | None] = mapped_column(Text)
+    proposed_amount: Mapped[Decimal | None] = mapped_column(Money())
+    reviewed_by: Mapped[str | None] = mapped_column(String(60))
+    review_opinion: Mapped[str | None] = mapped_column(String(10))
+    notice_start: Mapped[dt.date | None] = mapped_column(Date)
+    notice_end: Mapped[dt.date | None] = mapped_column(Date)
+    decision: Mapped[str | None] = mapped_column(String(10))
+    amount: Mapped[Decimal | None] = mapped_column(Money())
+    start_month: Mapped[str | None] = mapped_column(String(7))
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(60))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    paid_first_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    paperwork_due: Mapped[dt.date | None] = mapped_column(Date)
+    recipient_id: Mapped[int | None] = mapped_column(BigInteger)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (
+        Index("ix_applications_township", "township_code", "status"),
+        Index("ix_applications_county", "county_code", "status"),
+    )
+
+
+class NoticeObjection(Base):
+    """An objection raised during an application's public notice (公示), and how it was resolved."""
+
+    __tablename__ = "notice_objections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(Integer, index=True)
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    objector: Mapped[str | None] = mapped_column(String(100))
+    content: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(60))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    upheld: Mapped[bool | None] = mapped_column(Boolean)
+    resolution: Mapped[str | None] = mapped_column(Text)
+    resolved_by: Mapped[str | None] = mapped_column(String(60))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class Recipient(Base):
+    """A household (or, for individual programs, a person) receiving a program's assistance.
+
+    The amount over time is in ``recipient_terms``. Months are ``YYYY-MM``; ``end_month`` is the
+    last month paid (NULL while open)."""
+
+    __tablename__ = "recipients"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(BigInteger)
+    person_id: Mapped[int | None] = mapped_column(BigInteger)
+    program: Mapped[str] = mapped_column(String(30))
+    division_code: Mapped[str] = mapped_column(String(12))
+    township_code: Mapped[str] = mapped_column(String(12))
+    county_code: Mapped[str] = mapped_column(String(6))
+    source: Mapped[str] = mapped_column(String(20))
+    application_id: Mapped[int | None] = mapped_column(Integer)
+    start_month: Mapped[str] = mapped_column(String(7))
+    end_month: Mapped[str | None] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(20))
+    phase_out_end: Mapped[str | None] = mapped_column(String(7))
+    review_cycle_months: Mapped[int] = mapped_column(SmallInteger)
+    next_review_due: Mapped[dt.date | None] = mapped_column(Date)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (
+        Index("ix_recipients_county", "county_code", "program"),
+        Index("ix_recipients_household", "household_id"),
+        Index("ix_recipients_review", "township_code", "next_review_due"),
+    )
+
+
+class RecipientTerm(Base):
+    """The amount a recipient is paid from ``from_month`` through ``to_month`` (NULL: open)."""
+
+    __tablename__ = "recipient_terms"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(BigInteger)
+    from_month: Mapped[str] = mapped_column(String(7))
+    to_month: Mapped[str | None] = mapped_column(String(7))
+    monthly_amount: Mapped[Decimal] = mapped_column(Money())
+    covered_members: Mapped[int] = mapped_column(SmallInteger)
+    reason: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_recipient_terms_recipient", "recipient_id", "from_month"),)
+
+
+class PaymentRoll(Base):
+    """A county's monthly payment roll (发放名册): draft → checked → confirmed (frozen)."""
+
+    __tablename__ = "payment_rolls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    county_code: Mapped[str] = mapped_column(String(6))
+    period: Mapped[str] = mapped_column(String(7))
+    status: Mapped[str] = mapped_column(String(12))
+    lines: Mapped[int] = mapped_column(Integer, default=0)
+    problems: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0"))
+    totals: Mapped[str | None] = mapped_column(Text)
+    generated_by: Mapped[str] = mapped_column(String(60))
+    generated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    checked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    confirmed_by: Mapped[str | None] = mapped_column(String(60))
+    confirmed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (Index("ix_payment_rolls_county_period", "county_code", "period", unique=True),)
+
+
+class PaymentRollLine(Base):
+    """One payment of a roll; ``problem`` is what the check found, ``excluded`` takes it out."""
+
+    __tablename__ = "payment_roll_lines"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    roll_id: Mapped[int] = mapped_column(Integer)
+    recipient_id: Mapped[int] = mapped_column(BigInteger)
+    household_id: Mapped[int] = mapped_column(BigInteger)
+    person_id: Mapped[int | None] = mapped_column(BigInteger)
+    program: Mapped[str] = mapped_column(String(30))
+    division_code: Mapped[str] = mapped_column(String(12))
+    township_code: Mapped[str] = mapped_column(String(12))
+    covered_members: Mapped[int] = mapped_column(SmallInteger)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    problem: Mapped[str | None] = mapped_column(String(30))
+    problem_detail: Mapped[str | None] = mapped_column(String(300))
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolution: Mapped[str | None] = mapped_column(String(300))
+
+    __table_args__ = (
+        Index("ix_payment_roll_lines_roll", "roll_id", "problem"),
+        Index("ix_payment_roll_lines_household", "household_id"),
+    )
+
+
+class PeriodicReview(Base):
+    """A periodic review (定期复核) of a recipient and what it concluded."""
+
+    __tablename__ = "periodic_reviews"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipient_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    household_id: Mapped[int] = mapped_column(BigInteger)
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    reviewed_on: Mapped[dt.date] = mapped_column(Date)
+    outcome: Mapped[str] = mapped_column(String(10))
+    new_amount: Mapped[Decimal | None] = mapped_column(Money())
+    reason: Mapped[str] = mapped_column(Text)
+    reviewed_by: Mapped[str] = mapped_column(String(60))
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
