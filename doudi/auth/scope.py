@@ -59,3 +59,36 @@ def check(engine: Engine, actor: Actor, object_type: str, ref: object, division_
         raise NotFound(object_type, ref)
     if not actor.covers(division_code):
         raise deny(engine, actor, object_type, ref, division_code)
+
+
+def scope_sql(
+    actor: Actor,
+    *,
+    division: str,
+    township: str | None = None,
+    county: str | None = None,
+    param: str = "scope",
+) -> tuple[str, dict[str, str]]:
+    """A SQL condition limiting rows to the actor's scope, and its parameters.
+
+    ``division`` names the column with the object's full division code (a village);
+    ``township``/``county`` name columns holding its 9- and 6-digit codes, when the table has
+    them: an equality on those uses their indexes where a ``LIKE`` might not. A province-wide
+    scope gives ``1 = 1``.
+
+    >>> scope_sql(Actor("w", "township_caseworker", "520102001"), division="a.division_code",
+    ...           township="a.township_code")
+    ('a.township_code = :scope', {'scope': '520102001'})
+    >>> scope_sql(Actor("c", "county_reviewer", "520102"), division="r.division_code")
+    ('r.division_code LIKE :scope', {'scope': '520102%'})
+    >>> scope_sql(Actor("p", "provincial_analyst", "520000"), division="a.division_code")
+    ('1 = 1', {})
+    """
+    prefix = actor.prefix
+    if len(prefix) <= 2:
+        return "1 = 1", {}
+    if len(prefix) == 9 and township:
+        return f"{township} = :{param}", {param: prefix}
+    if len(prefix) == 6 and county:
+        return f"{county} = :{param}", {param: prefix}
+    return f"{division} LIKE :{param}", {param: prefix + "%"}

@@ -9,8 +9,11 @@ import typer
 from rich.console import Console
 from sqlalchemy import Engine
 
+from doudi.auth import Actor
+from doudi.auth.users import get_actor
 from doudi.db.engine import make_engine
 from doudi.db.migrate import upgrade
+from doudi.errors import UserFacingError
 from doudi.settings import Settings, get_settings
 
 console = Console()
@@ -46,3 +49,21 @@ def fail(message_zh: str, code: int = 2) -> None:
     """Print one clear sentence for the user and exit non-zero."""
     err_console.print(f"[bold red]错误：[/]{message_zh}")
     raise typer.Exit(code)
+
+
+def acting_user(engine: Engine, username: str | None) -> Actor:
+    """The staff account a command acts as (``--user``, else the DOUDI_ACTOR setting)."""
+    name = username or get_settings().actor
+    try:
+        return get_actor(engine, name)
+    except UserFacingError as exc:
+        fail(exc.message_zh)
+    raise AssertionError  # unreachable: fail() exits
+
+
+def fail_on(exc: UserFacingError) -> None:
+    """Print the error's Chinese message and its detail lines, and exit non-zero."""
+    err_console.print(f"[bold red]错误：[/]{exc.message_zh}")
+    for line in exc.details:
+        err_console.print(f"  {line}")
+    raise typer.Exit(2)

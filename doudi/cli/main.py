@@ -6,13 +6,14 @@ import logging
 
 import typer
 
-from doudi.cli import db, feeds, monitor, params, programs, registry, rules
+from doudi.cli import cases, db, feeds, monitor, params, programs, registry, rules, users
 from doudi.cli.demo import demo_cmd
 from doudi.settings import Settings
 
 app = typer.Typer(
     help="兜底：低收入人口动态监测与社会救助平台。", no_args_is_help=True, pretty_exceptions_enable=False
 )
+app.add_typer(cases.app, name="cases")
 app.add_typer(db.app, name="db")
 app.add_typer(feeds.app, name="feeds")
 app.add_typer(monitor.app, name="monitor")
@@ -20,6 +21,7 @@ app.add_typer(params.app, name="params")
 app.add_typer(programs.app, name="programs")
 app.add_typer(registry.app, name="registry")
 app.add_typer(rules.app, name="rules")
+app.add_typer(users.app, name="users")
 app.command("demo")(demo_cmd)
 
 
