@@ -13,6 +13,7 @@ from sqlalchemy import Engine, insert, select, update
 from doudi.auth.actor import Actor
 from doudi.auth.roles import ROLES, require
 from doudi.db.models import DivisionRow, StaffRelative, User
+from doudi.divisions import get_catalog
 from doudi.errors import UserFacingError
 from doudi.ids import is_valid_citizen_id
 
@@ -78,7 +79,10 @@ def create_user(
             f"角色“{ROLES[role].label}”的管辖区划应为{ {'village': '12位村（社区）', 'township': '9位乡镇（街道）', 'county': '6位县级', 'province': '6位省级'}[level] }代码，收到“{division_code}”。",
         )
     with engine.begin() as conn:
-        if conn.execute(select(DivisionRow.code).where(DivisionRow.code == division_code)).first() is None:
+        known = division_code in get_catalog() or (
+            conn.execute(select(DivisionRow.code).where(DivisionRow.code == division_code)).first() is not None
+        )
+        if not known:
             raise UserError(
                 "unknown_division",
                 f"division {division_code} is not in the division table",
