@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
@@ -51,7 +51,7 @@ from doudi.cases import ledger
 from doudi.cases.errors import CaseError, Conflict, InvalidState
 from doudi.cases.labels import PROGRAMS_SHORT, ROLL_STATUSES, label
 from doudi.cases.parameters import case_parameters
-from doudi.cases.recipients import ALL_PROGRAMS, REPEATABLE_PROGRAMS, month
+from doudi.cases.recipients import ALL_PROGRAMS, REPEATABLE_PROGRAMS, Page, month
 from doudi.db import bulk
 from doudi.db.models import PaymentRoll
 from doudi.feeds.service import active_loads
@@ -130,15 +130,6 @@ class RollLine:
     problem_detail: str | None
     excluded: bool
     resolution: str | None
-
-
-@dataclass(frozen=True)
-class Page:
-    rows: tuple[Any, ...]
-    total: int
-    page: int
-    page_size: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # --- loading and scoping -----------------------------------------------------------------

@@ -26,21 +26,33 @@ Statuses: ``active`` 在保, ``phase_out`` 渐退期, ``stopped`` 已停发 (lab
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, cast
 
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, Table, insert, select, text, update
 
+from doudi import audit
 from doudi.auth import Actor, require
 from doudi.auth import scope as scope_mod
+from doudi.auth.scope import scope_sql
 from doudi.cases import ledger
 from doudi.cases.errors import CaseError, InvalidState
 from doudi.cases.households import household_place
-from doudi.cases.labels import PROGRAMS_SHORT, label
+from doudi.cases.labels import PROGRAMS_SHORT, RECIPIENT_STATUSES, label
 from doudi.cases.parameters import case_parameters
-from doudi.db.models import HouseholdCategory, Recipient, RecipientTerm
+from doudi.db import bulk
+from doudi.db.models import HouseholdCategory, PeriodicReview, Recipient, RecipientTerm
+from doudi.ids import mask_citizen_id, mask_name
 from doudi.periods import Period, PeriodError
+from doudi.programs import sources
+from doudi.programs.engine import evaluate
+from doudi.programs.parameters import ParameterSet, default_parameters
+from doudi.registry.queries import IN_FORCE
 
 _RECIPIENTS = cast(Table, Recipient.__table__)
 _TERMS = cast(Table, RecipientTerm.__table__)
@@ -675,3 +687,543 @@ def start_phase_out(
         expected_version=expected_version,
         now=now,
     )
+
+
+# --- Views ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a scoped list; ``total`` counts every row of the query."""
+
+    rows: tuple[Any, ...]
+    total: int
+    page: int
+    page_size: int
+
+
+@dataclass(frozen=True)
+class EventView:
+    at: dt.datetime
+    event: str
+    actor: str
+    from_status: str | None
+    to_status: str | None
+    reason: str | None
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    id: int
+    due_date: dt.date
+    reviewed_on: dt.date
+    outcome: str
+    new_amount: Decimal | None
+    reason: str
+    reviewed_by: str
+
+
+@dataclass(frozen=True)
+class RecipientDetail:
+    recipient: RecipientView
+    terms: tuple[TermView, ...]
+    reviews: tuple[ReviewView, ...]
+    events: tuple[EventView, ...]
+
+
+RECIPIENT_SQL = """
+    SELECT r.id, r.household_id, h.household_no, r.person_id, r.program, r.division_code, r.township_code,
+           r.county_code, coalesce(pv.name, '') AS head_name, coalesce(p.citizen_id, '') AS head_citizen_id,
+           r.status, r.start_month, r.end_month, r.phase_out_end, t.monthly_amount, t.covered_members,
+           r.review_cycle_months, r.next_review_due, r.source, r.version
+    FROM recipients r
+    JOIN households h ON h.id = r.household_id
+    LEFT JOIN recipient_terms t ON t.recipient_id = r.id AND t.from_month <= :month
+         AND (t.to_month IS NULL OR t.to_month >= :month)
+         AND r.start_month <= :month AND (r.end_month IS NULL OR r.end_month >= :month)
+    LEFT JOIN person_versions pv ON pv.valid_to IS NULL AND pv.person_id = coalesce(
+         r.person_id,
+         (SELECT min(hd.person_id) FROM person_versions hd
+          WHERE hd.household_id = r.household_id AND hd.relation = 'head' AND hd.valid_to IS NULL))
+    LEFT JOIN persons p ON p.id = pv.person_id
+"""
+
+
+def _view(r: Any, *, unmasked: bool) -> RecipientView:
+    return RecipientView(
+        id=int(r.id),
+        household_id=int(r.household_id),
+        household_no=str(r.household_no),
+        person_id=None if r.person_id is None else int(r.person_id),
+        program=r.program,
+        program_label=label(PROGRAMS_SHORT, r.program),
+        division_code=r.division_code,
+        township_code=r.township_code,
+        county_code=r.county_code,
+        head_name=r.head_name if unmasked else mask_name(r.head_name),
+        head_citizen_id=r.head_citizen_id if unmasked else mask_citizen_id(r.head_citizen_id),
+        status=r.status,
+        status_label=label(RECIPIENT_STATUSES, r.status),
+        start_month=r.start_month,
+        end_month=r.end_month,
+        phase_out_end=r.phase_out_end,
+        monthly_amount=None
+        if r.monthly_amount is None
+        else Decimal(str(r.monthly_amount)).quantize(Decimal("0.01")),
+        covered_members=None if r.covered_members is None else int(r.covered_members),
+        review_cycle_months=int(r.review_cycle_months),
+        next_review_due=_date(r.next_review_due),
+        source=r.source,
+        version=int(r.version),
+    )
+
+
+def _date(value: Any) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def list_recipients(
+    engine: Engine,
+    actor: Actor,
+    *,
+    program: str | None = None,
+    status: str | None = None,
+    household_id: int | None = None,
+    month: str | None = None,
+    page: int = 1,
+    page_size: int = 50,
+    today: dt.date | None = None,
+) -> Page:
+    """Recipients of the actor's scope (masked), with the amount in force in ``month``
+    (default: this month), ordered by township, village and household."""
+    require(actor.role, "case.view")
+    m = str(_month_or_today(month, today))
+    cond, scope_params = scope_sql(
+        actor, division="r.division_code", township="r.township_code", county="r.county_code"
+    )
+    params: dict[str, Any] = dict(scope_params)
+    where = [cond]
+    if program:
+        where.append("r.program = :program")
+        params["program"] = program
+    if status:
+        where.append("r.status = :status")
+        params["status"] = status
+    if household_id is not None:
+        where.append("r.household_id = :household")
+        params["household"] = household_id
+    sql_where = " AND ".join(where)
+    with engine.connect() as conn:
+        total = conn.execute(
+            text(f"SELECT count(*) FROM recipients r WHERE {sql_where}"), params
+        ).scalar_one()
+        rows = conn.execute(
+            text(
+                f"""{RECIPIENT_SQL} WHERE {sql_where}
+                    ORDER BY r.township_code, r.division_code, r.household_id, r.id
+                    LIMIT :limit OFFSET :offset"""
+            ),
+            {**params, "month": m, "limit": page_size, "offset": (max(page, 1) - 1) * page_size},
+        ).all()
+    return Page(tuple(_view(r, unmasked=False) for r in rows), int(total), page, page_size)
+
+
+def _month_or_today(value: str | None, today: dt.date | None) -> Period:
+    return month(value, "month") if value else Period.of(today or dt.date.today())
+
+
+def recipient_detail(
+    engine: Engine,
+    actor: Actor,
+    recipient_id: int,
+    *,
+    month: str | None = None,
+    unmasked: bool = False,
+    reason: str | None = None,
+    today: dt.date | None = None,
+) -> RecipientDetail:
+    """One recipient with every term, review and event; unmasked only with a reason (audited)."""
+    require(actor.role, "case.view")
+    if unmasked and not (reason and reason.strip()):
+        raise CaseError(
+            "reason_required",
+            "an unmasked view needs a reason",
+            "查看完整姓名和身份证号须填写理由（将记入审计日志）。",
+        )
+    row = _scope_recipient(engine, actor, recipient_id)
+    m = str(_month_or_today(month, today))
+    with engine.begin() as conn:
+        r = conn.execute(text(f"{RECIPIENT_SQL} WHERE r.id = :id"), {"id": recipient_id, "month": m}).one()
+        terms = conn.execute(
+            select(_TERMS)
+            .where(_TERMS.c.recipient_id == recipient_id)
+            .order_by(_TERMS.c.from_month, _TERMS.c.id)
+        ).all()
+        reviews = conn.execute(
+            select(PeriodicReview)
+            .where(PeriodicReview.recipient_id == recipient_id)
+            .order_by(PeriodicReview.reviewed_on, PeriodicReview.id)
+        ).scalars()
+        review_views = tuple(
+            ReviewView(v.id, v.due_date, v.reviewed_on, v.outcome, v.new_amount, v.reason, v.reviewed_by)
+            for v in reviews
+        )
+        events = conn.execute(
+            text(
+                """SELECT at, event, actor, from_status, to_status, reason, data FROM case_events
+                   WHERE case_type = 'recipient' AND case_id = :id ORDER BY id"""
+            ),
+            {"id": recipient_id},
+        ).all()
+        if unmasked:
+            audit.record(
+                conn,
+                actor=actor.username,
+                action="view_unmasked",
+                object_type="recipient",
+                object_ref=str(recipient_id),
+                division_code=row.division_code,
+                reason=reason,
+            )
+    return RecipientDetail(
+        _view(r, unmasked=unmasked),
+        tuple(
+            TermView(
+                t.from_month,
+                t.to_month,
+                Decimal(str(t.monthly_amount)),
+                int(t.covered_members),
+                t.reason,
+                t.created_by,
+                t.created_at,
+            )
+            for t in terms
+            if t.to_month is None or t.to_month >= t.from_month  # superseded terms are empty
+        ),
+        review_views,
+        tuple(
+            EventView(
+                e.at if isinstance(e.at, dt.datetime) else dt.datetime.fromisoformat(str(e.at)),
+                e.event,
+                e.actor,
+                e.from_status,
+                e.to_status,
+                e.reason,
+                json.loads(e.data) if e.data else {},
+            )
+            for e in events
+        ),
+    )
+
+
+# --- Go-live: the existing caseload from the registry --------------------------------------
+
+
+@dataclass(frozen=True)
+class EnrolCounts:
+    by_program: dict[str, int]
+    skipped_existing: int
+    households: int
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_program.values())
+
+
+_CATS = pa.schema(
+    [
+        ("household_id", pa.int64()),
+        ("household_no", pa.string()),
+        ("division_code", pa.string()),
+        ("category", pa.string()),
+        ("since", pa.date32()),
+        ("members", pa.int64()),
+    ]
+)
+_EXISTING = pa.schema([("household_id", pa.int64()), ("program", pa.string()), ("person_id", pa.int64())])
+_IRREGULAR = pa.schema([("household_id", pa.int64())])
+_DISABLED = pa.schema(
+    [
+        ("household_id", pa.int64()),
+        ("person_id", pa.int64()),
+        ("disability_grade", pa.int64()),
+    ]
+)
+REGISTRY_PROGRAMS = ("dibao", "tekun", "marginal")
+
+
+def enrol_from_registry(
+    engine: Engine,
+    *,
+    on: dt.date,
+    actor: str,
+    results: pa.Table | None = None,
+    params: ParameterSet | None = None,
+    now: dt.datetime | None = None,
+) -> EnrolCounts:
+    """Make the registry's caseload recipients at go-live, set-based and idempotent.
+
+    Every household in the category 低保, 特困 or 低保边缘 on ``on`` becomes a recipient of
+    that program from the month of ``on``, at the amount and members of the programs'
+    evaluation of the whole registry on that date (``results``: the table of
+    :func:`doudi.programs.engine.evaluate` keyed by household number; computed when not
+    given) — an amount the evaluation puts at 0 stays 0, for the payment roll's check to
+    flag. In households the evaluation finds eligible for the disability subsidies, the
+    members with the disability (most severe first, as many as it covers) become recipients
+    of them, one per person. The review is due at the next anniversary of the category's
+    start by the household's review cycle (6 or 12 months). Households (persons) already
+    recipients of the program are left alone, so a second call adds nothing."""
+    params = params or default_parameters()
+    at = now or ledger.now()
+    start = Period.of(on)
+    if results is None:
+        households, members = sources.from_registry(engine, on)
+        results = evaluate(households, members, params)
+    young, old = WORKING_AGE
+    with engine.begin() as conn:
+        bulk.lock_for_write(conn, ["recipients"])
+        args = {"on": on}
+        in_force = "hc.start_date <= :on AND (hc.end_date IS NULL OR :on < hc.end_date)"
+        program_list = ", ".join(f"'{p}'" for p in REGISTRY_PROGRAMS)
+        cats = bulk.fetch_arrow(
+            conn,
+            f"""SELECT h.id, h.household_no, hv.division_code, hc.category, min(hc.start_date), hv.member_count
+                FROM household_categories hc
+                JOIN households h ON h.id = hc.household_id
+                JOIN household_versions hv ON hv.household_id = hc.household_id AND {IN_FORCE.format(a="hv")}
+                WHERE hc.category IN ({program_list}) AND {in_force}
+                GROUP BY h.id, h.household_no, hv.division_code, hc.category, hv.member_count""",
+            _CATS,
+            args,
+        )
+        existing = bulk.fetch_arrow(
+            conn, "SELECT household_id, program, person_id FROM recipients", _EXISTING
+        )
+        employment = ", ".join(f"'{e}'" for e in IRREGULAR_EMPLOYMENT)
+        irregular = bulk.fetch_arrow(
+            conn,
+            f"""SELECT DISTINCT pv.household_id FROM person_versions pv
+                JOIN household_categories hc ON hc.household_id = pv.household_id
+                     AND hc.category IN ({program_list}) AND {in_force}
+                WHERE {IN_FORCE.format(a="pv")} AND pv.employment IN ({employment})
+                  AND pv.birth_date <= :young AND pv.birth_date > :old
+                  AND coalesce(pv.disability_grade, 9) > 2 AND pv.serious_illness = :false""",
+            _IRREGULAR,
+            {**args, "young": _years_before(on, young), "old": _years_before(on, old), "false": False},
+        )
+        disabled = bulk.fetch_arrow(
+            conn,
+            f"""SELECT DISTINCT pv.household_id, pv.person_id, pv.disability_grade FROM person_versions pv
+                JOIN household_categories hc ON hc.household_id = pv.household_id
+                     AND hc.category IN ({program_list}) AND {in_force}
+                WHERE {IN_FORCE.format(a="pv")} AND pv.disability_grade IS NOT NULL""",
+            _DISABLED,
+            args,
+        )
+        counties = sorted(set(pc.utf8_slice_codeunits(cats["division_code"], 0, 6).to_pylist()))
+        subsidy = _subsidy_amounts(params, counties, on)
+        new = _new_recipients(cats, results, existing, irregular, disabled, subsidy, start, on)
+        if new.num_rows == 0:
+            return EnrolCounts({}, _skipped(cats, existing), 0)
+        ids = bulk.next_ids(conn, "recipients", new.num_rows)
+        new = new.append_column("id", pa.array(ids, pa.int64()))
+        n = new.num_rows
+        recipients = pa.table(
+            {
+                "id": new["id"],
+                "household_id": new["household_id"],
+                "person_id": new["person_id"],
+                "program": new["program"],
+                "division_code": new["division_code"],
+                "township_code": pc.utf8_slice_codeunits(new["division_code"], 0, 9),
+                "county_code": pc.utf8_slice_codeunits(new["division_code"], 0, 6),
+                "source": pa.array(["registry"] * n, pa.string()),
+                "start_month": pa.array([str(start)] * n, pa.string()),
+                "status": pa.array(["active"] * n, pa.string()),
+                "review_cycle_months": new["cycle"],
+                "next_review_due": new["next_review_due"],
+                "created_at": pa.array([at] * n, pa.timestamp("us")),
+                "version": pa.array([1] * n, pa.int32()),
+            }
+        )
+        bulk.insert_arrow(conn, "recipients", recipients)
+        bulk.reset_sequences(conn, ["recipients"])
+        terms = pa.table(
+            {
+                "recipient_id": new["id"],
+                "from_month": pa.array([str(start)] * n, pa.string()),
+                "monthly_amount": new["amount"],
+                "covered_members": new["covered"],
+                "reason": pa.array(["系统上线：由低保信息系统在册对象迁移"] * n, pa.string()),
+                "created_by": pa.array([actor] * n, pa.string()),
+                "created_at": pa.array([at] * n, pa.timestamp("us")),
+            }
+        )
+        bulk.insert_arrow(conn, "recipient_terms", terms)
+        events = pa.table(
+            {
+                "case_type": pa.array(["recipient"] * n, pa.string()),
+                "case_id": new["id"],
+                "household_id": new["household_id"],
+                "township_code": recipients["township_code"],
+                "county_code": recipients["county_code"],
+                "event": pa.array(["enrolled"] * n, pa.string()),
+                "to_status": pa.array(["active"] * n, pa.string()),
+                "actor": pa.array([actor] * n, pa.string()),
+                "at": pa.array([at] * n, pa.timestamp("us")),
+                "reason": pa.array(["系统上线迁移在册对象"] * n, pa.string()),
+                "data": new["data"],
+            }
+        )
+        bulk.insert_arrow(conn, "case_events", events)
+        by_program = dict(
+            zip(
+                *new.group_by("program")
+                .aggregate([("id", "count")])
+                .select(["program", "id_count"])
+                .to_pydict()
+                .values(),
+                strict=True,
+            )
+        )
+        households = len(pc.unique(new["household_id"]))
+        return EnrolCounts(
+            {str(k): int(v) for k, v in by_program.items()}, _skipped(cats, existing), households
+        )
+
+
+def _skipped(cats: pa.Table, existing: pa.Table) -> int:
+    con = duckdb.connect()
+    try:
+        con.register("c", cats)
+        con.register("e", existing)
+        row = con.execute(
+            """SELECT count(*) FROM c WHERE EXISTS
+               (SELECT 1 FROM e WHERE e.household_id = c.household_id AND e.program = c.category
+                AND e.person_id IS NULL)"""
+        ).fetchone()
+    finally:
+        con.close()
+    return int(row[0]) if row else 0
+
+
+def _subsidy_amounts(params: ParameterSet, counties: list[str], on: dt.date) -> pa.Table:
+    rows = []
+    for county in counties:
+        for area in ("all",):
+            del area
+            rows.append(
+                {
+                    "county_code": county,
+                    "care1": params.resolve("disability.care_subsidy.grade1", county, "urban", on).value,
+                    "care2": params.resolve("disability.care_subsidy.grade2", county, "urban", on).value,
+                    "living": params.resolve("disability.living_subsidy", county, "urban", on).value,
+                }
+            )
+    money = pa.decimal128(14, 2)
+    return pa.table(
+        {
+            "county_code": pa.array([r["county_code"] for r in rows], pa.string()),
+            "care1": pa.array([Decimal(str(r["care1"])) for r in rows], money),
+            "care2": pa.array([Decimal(str(r["care2"])) for r in rows], money),
+            "living": pa.array([Decimal(str(r["living"])) for r in rows], money),
+        }
+    )
+
+
+def _new_recipients(
+    cats: pa.Table,
+    results: pa.Table,
+    existing: pa.Table,
+    irregular: pa.Table,
+    disabled: pa.Table,
+    subsidy: pa.Table,
+    start: Period,
+    on: dt.date,
+) -> pa.Table:
+    """The recipients to add, one row each, computed in DuckDB."""
+    params = case_parameters()
+    stable, irregular_months = params.review_months_stable.value, params.review_months_irregular.value
+    con = duckdb.connect()
+    try:
+        for name, table in (
+            ("cats", cats),
+            ("res", results),
+            ("existing", existing),
+            ("irregular", irregular),
+            ("disabled", disabled),
+            ("subsidy", subsidy),
+        ):
+            con.register(name, table)
+        sql = f"""
+            WITH hh AS (
+                SELECT c.*, substr(c.division_code, 1, 6) AS county_code,
+                       CASE WHEN i.household_id IS NULL THEN {stable} ELSE {irregular_months} END AS cycle
+                FROM cats c LEFT JOIN (SELECT DISTINCT household_id FROM irregular) i USING (household_id)
+            ),
+            household_programs AS (
+                SELECT hh.household_id, CAST(NULL AS BIGINT) AS person_id, hh.category AS program, hh.division_code,
+                       hh.cycle, hh.since,
+                       CAST(coalesce(CASE hh.category WHEN 'dibao' THEN r.dibao_amount
+                                                      WHEN 'tekun' THEN r.tekun_amount END, 0) AS DECIMAL(14,2))
+                           AS amount,
+                       CAST(CASE WHEN coalesce(CASE hh.category WHEN 'dibao' THEN r.dibao_covered
+                                                                WHEN 'tekun' THEN r.tekun_covered
+                                                                ELSE r.marginal_covered END, 0) > 0
+                                 THEN CASE hh.category WHEN 'dibao' THEN r.dibao_covered
+                                                       WHEN 'tekun' THEN r.tekun_covered
+                                                       ELSE r.marginal_covered END
+                                 ELSE greatest(coalesce(r.n, hh.members), 1) END AS SMALLINT) AS covered
+                FROM hh LEFT JOIN res r ON r.household_id = hh.household_no
+            ),
+            subsidised AS (  -- households the evaluation finds eligible, not in 特困
+                SELECT hh.household_id, hh.division_code, hh.cycle, hh.since, hh.county_code,
+                       r.care_subsidy_eligible, r.care_subsidy_covered, r.living_subsidy_eligible,
+                       r.living_subsidy_covered
+                FROM (SELECT * FROM hh QUALIFY row_number() OVER (PARTITION BY household_id ORDER BY category) = 1) hh
+                JOIN res r ON r.household_id = hh.household_no
+                WHERE (r.care_subsidy_eligible OR r.living_subsidy_eligible)
+                  AND NOT EXISTS (SELECT 1 FROM cats t WHERE t.household_id = hh.household_id AND t.category = 'tekun')
+            ),
+            ranked AS (
+                SELECT s.*, d.person_id, d.disability_grade,
+                       row_number() OVER (PARTITION BY s.household_id ORDER BY d.disability_grade, d.person_id) AS k,
+                       row_number() OVER (PARTITION BY s.household_id, d.disability_grade IN (1, 2)
+                                          ORDER BY d.disability_grade, d.person_id) AS k_severe
+                FROM subsidised s JOIN disabled d USING (household_id)
+            ),
+            person_programs AS (
+                SELECT household_id, person_id, 'disability_care_subsidy' AS program, division_code, cycle, since,
+                       CAST(CASE disability_grade WHEN 1 THEN sub.care1 ELSE sub.care2 END AS DECIMAL(14,2)) AS amount,
+                       CAST(1 AS SMALLINT) AS covered
+                FROM ranked JOIN subsidy sub USING (county_code)
+                WHERE care_subsidy_eligible AND disability_grade IN (1, 2) AND k_severe <= care_subsidy_covered
+                UNION ALL
+                SELECT household_id, person_id, 'disability_living_subsidy', division_code, cycle, since,
+                       CAST(sub.living AS DECIMAL(14,2)), CAST(1 AS SMALLINT)
+                FROM ranked JOIN subsidy sub USING (county_code)
+                WHERE living_subsidy_eligible AND k <= living_subsidy_covered
+            ),
+            candidates AS (
+                SELECT * FROM household_programs UNION ALL SELECT * FROM person_programs
+            )
+            SELECT c.household_id, c.person_id, c.program, c.division_code, CAST(c.cycle AS SMALLINT) AS cycle,
+                   CAST(c.since + to_months(CAST(c.cycle * (floor(datediff('month', c.since, DATE '{on.isoformat()}')
+                        / c.cycle) + 1) AS INTEGER)) AS DATE) AS next_review_due,
+                   c.amount, c.covered,
+                   to_json({{'program': c.program, 'monthly_amount': CAST(c.amount AS VARCHAR),
+                            'covered_members': c.covered, 'start_month': '{start}', 'person_id': c.person_id,
+                            'source': 'registry', 'category_since': CAST(c.since AS VARCHAR),
+                            'review_cycle_months': c.cycle}})::VARCHAR AS data
+            FROM candidates c
+            WHERE NOT EXISTS (SELECT 1 FROM existing e WHERE e.household_id = c.household_id
+                              AND e.program = c.program
+                              AND (e.person_id = c.person_id OR (e.person_id IS NULL AND c.person_id IS NULL)))
+            ORDER BY c.division_code, c.household_id, c.program, c.person_id NULLS FIRST
+        """
+        return con.sql(sql).to_arrow_table()
+    finally:
+        con.close()

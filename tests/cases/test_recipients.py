@@ -11,9 +11,11 @@ import pytest
 from case_world import build_world
 from sqlalchemy import Connection, Engine, select, text
 
+from doudi.auth.roles import Forbidden
+from doudi.auth.scope import NotFound
 from doudi.cases import recipients as rc
 from doudi.cases.errors import CaseError, Conflict, InvalidState
-from doudi.db.models import HouseholdCategory, Recipient
+from doudi.db.models import AuditEntry, HouseholdCategory, Recipient
 
 R = Recipient.__table__
 AT = dt.datetime(2026, 12, 20, 10, 0)
@@ -267,3 +269,167 @@ def test_stale_version_is_a_conflict(engine: Engine) -> None:
             expected_version=1,
         )
     assert _amounts(engine, rid, ["2027-03"]) == [Decimal("520.00")]
+
+
+def test_list_and_detail_are_scoped_masked_and_audited(engine: Engine) -> None:
+    world = build_world(engine, with_alerts=False)
+    h = world.households
+    mine = _enrol(engine, h["N001"])
+    other_town = _enrol(engine, h["X001"])
+    other_county = _enrol(engine, h["Y001"], program="tekun", covered_members=1)
+    rc.change_recipient(
+        engine, world["worker1"], mine, from_month="2027-03", monthly_amount="520", reason="调整"
+    )
+    today = dt.date(2027, 3, 15)
+
+    def ids(actor: str) -> set[int]:
+        return {r.id for r in rc.list_recipients(engine, world[actor], today=today).rows}
+
+    assert ids("worker1") == {mine} and ids("village1") == {mine}
+    assert ids("worker2") == {other_town}
+    assert ids("county1") == {mine, other_town} and ids("county2") == {other_county}
+    assert ids("analyst") == {mine, other_town, other_county}
+    page = rc.list_recipients(engine, world["worker1"], today=today)
+    row = page.rows[0]
+    assert (page.total, row.monthly_amount, row.program_label, row.status_label) == (
+        1,
+        Decimal("520.00"),
+        "低保",
+        "在保",
+    )
+    assert row.head_name == "甲*" and row.head_citizen_id.count("*") == 10
+    assert rc.list_recipients(engine, world["worker1"], month="2027-02").rows[0].monthly_amount == Decimal(
+        "500.00"
+    )
+    detail = rc.recipient_detail(
+        engine, world["worker1"], mine, unmasked=True, reason="入户核对", today=today
+    )
+    assert detail.recipient.head_citizen_id == world.citizen_ids["N001"]
+    assert [(t.from_month, t.to_month, t.monthly_amount) for t in detail.terms] == [
+        ("2027-01", "2027-02", Decimal("500.00")),
+        ("2027-03", None, Decimal("520.00")),
+    ]
+    assert [e.event for e in detail.events] == ["enrolled", "adjusted"]
+    with pytest.raises(CaseError):
+        rc.recipient_detail(engine, world["worker1"], mine, unmasked=True)
+    for who, rid in (
+        ("worker2", mine),
+        ("worker1", other_town),
+        ("county2", mine),
+        ("county1", other_county),
+    ):
+        with pytest.raises(NotFound):
+            rc.recipient_detail(engine, world[who], rid)
+        with pytest.raises(NotFound):
+            rc.change_recipient(engine, world[who], rid, from_month="2027-04", monthly_amount="1", reason="x")
+        with pytest.raises(NotFound):
+            rc.stop_recipient(engine, world[who], rid, from_month="2027-04", reason="x")
+        with pytest.raises(NotFound):
+            rc.start_phase_out(engine, world[who], rid, from_month="2027-04", reason="x")
+    with pytest.raises(Forbidden):
+        rc.stop_recipient(engine, world["village1"], mine, from_month="2027-04", reason="x")
+    with engine.connect() as conn:
+        audit = conn.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.object_ref).where(
+                AuditEntry.object_type == "recipient"
+            )
+        ).all()
+    assert ("worker1", "view_unmasked", str(mine)) in audit
+    assert ("worker2", "access_denied", str(mine)) in audit and (
+        "county2",
+        "access_denied",
+        str(mine),
+    ) in audit
+    assert len([a for a in audit if a[1] == "access_denied"]) == 16
+
+
+def test_concurrent_changes_one_gets_a_conflict(engine: Engine) -> None:
+    world = build_world(engine, with_alerts=False)
+    rid = _enrol(engine, world.households["N001"])
+    seen = rc.recipient_detail(engine, world["worker1"], rid).recipient.version
+    rc.change_recipient(
+        engine,
+        world["worker1"],
+        rid,
+        from_month="2027-02",
+        monthly_amount="600",
+        reason="a",
+        expected_version=seen,
+    )
+    with pytest.raises(Conflict) as err:
+        rc.stop_recipient(
+            engine, world["worker1b"], rid, from_month="2027-02", reason="b", expected_version=seen
+        )
+    assert "已被他人修改" in err.value.message_zh
+    detail = rc.recipient_detail(engine, world["worker1"], rid)
+    assert detail.recipient.status == "active" and [e.event for e in detail.events] == [
+        "enrolled",
+        "adjusted",
+    ]
+
+
+def test_enrol_from_registry_is_set_based_and_idempotent(engine: Engine) -> None:
+    world = build_world(engine, with_alerts=False)
+    h = world.households
+    with engine.begin() as conn:  # N001's child: severely disabled (护理补贴, and 生活补贴 in a 低保 family)
+        conn.execute(
+            text(
+                """UPDATE person_versions SET disability_kind = 'physical', disability_grade = 1
+                   WHERE household_id = :h AND relation = 'child'"""
+            ),
+            {"h": h["N001"]},
+        )
+    on = dt.date(2026, 12, 1)
+    counts = rc.enrol_from_registry(engine, on=on, actor="migration", now=AT)
+    assert counts.by_program == {
+        "dibao": 2,
+        "marginal": 1,
+        "tekun": 1,
+        "disability_care_subsidy": 1,
+        "disability_living_subsidy": 1,
+    }
+    assert (counts.households, counts.skipped_existing) == (4, 0)
+    with engine.connect() as conn:
+        got = {
+            (r.household_id, r.program): r
+            for r in conn.execute(
+                text(
+                    """SELECT r.id, r.household_id, r.person_id, r.program, r.start_month, r.next_review_due,
+                              r.review_cycle_months, r.county_code, t.monthly_amount, t.covered_members
+                       FROM recipients r JOIN recipient_terms t ON t.recipient_id = r.id"""
+                )
+            )
+        }
+        events = conn.execute(text("SELECT count(*) FROM case_events WHERE event = 'enrolled'")).scalar_one()
+    n001 = got[(h["N001"], "dibao")]
+    assert (n001.start_month, Decimal(str(n001.monthly_amount)), n001.covered_members) == (
+        "2026-12",
+        Decimal("1967.40"),
+        3,
+    )
+    assert str(n001.next_review_due) == "2027-05-01" and n001.review_cycle_months == 12
+    y001 = got[(h["Y001"], "tekun")]
+    assert (Decimal(str(y001.monthly_amount)), y001.covered_members, str(y001.next_review_due)) == (
+        Decimal("1211.40"),
+        1,
+        "2027-01-01",
+    )
+    assert Decimal(str(got[(h["N002"], "marginal")].monthly_amount)) == 0
+    care = got[(h["N001"], "disability_care_subsidy")]
+    assert Decimal(str(care.monthly_amount)) == Decimal("110.00") and care.person_id is not None
+    assert (h["N003"], "dibao") not in got  # 其他困难: not a recipient
+    assert events == 6
+    again = rc.enrol_from_registry(engine, on=on, actor="migration", now=AT)
+    assert (again.total, again.skipped_existing) == (0, 4)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM recipients")).scalar_one() == 6
+    # A recipient enrolled by an application before go-live is not enrolled twice; new ids follow on.
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE household_categories SET category = 'dibao' WHERE household_id = :h"),
+            {"h": h["N003"]},
+        )
+    third = rc.enrol_from_registry(engine, on=on, actor="migration", now=AT)
+    assert third.by_program == {"dibao": 1}
+    later = _enrol(engine, h["N002"], program="temporary_assistance", end_month="2027-01")
+    assert later == 8
