@@ -862,13 +862,20 @@ def recipient_detail(
             .where(_TERMS.c.recipient_id == recipient_id)
             .order_by(_TERMS.c.from_month, _TERMS.c.id)
         ).all()
+        pr = cast(Table, PeriodicReview.__table__)
         reviews = conn.execute(
-            select(PeriodicReview)
-            .where(PeriodicReview.recipient_id == recipient_id)
-            .order_by(PeriodicReview.reviewed_on, PeriodicReview.id)
-        ).scalars()
+            select(pr).where(pr.c.recipient_id == recipient_id).order_by(pr.c.reviewed_on, pr.c.id)
+        ).all()
         review_views = tuple(
-            ReviewView(v.id, v.due_date, v.reviewed_on, v.outcome, v.new_amount, v.reason, v.reviewed_by)
+            ReviewView(
+                int(v.id),
+                _date(v.due_date) or v.due_date,
+                _date(v.reviewed_on) or v.reviewed_on,
+                v.outcome,
+                v.new_amount,
+                v.reason,
+                v.reviewed_by,
+            )
             for v in reviews
         )
         events = conn.execute(
