@@ -89,6 +89,7 @@ from doudi.db.models import (
 )
 from doudi.ids import mask_citizen_id, mask_name
 from doudi.periods import Period, PeriodError
+from doudi.programs.parameters import default_parameters
 
 CASE_TYPE = "application"
 TABLE = cast(Table, Application.__table__)
@@ -119,6 +120,8 @@ CHANNELS: dict[str, str] = {
 HOUSEHOLD_PROGRAMS = ("dibao", "tekun", "marginal", "rigid_spending", "temporary_assistance")
 PERSON_PROGRAMS = ("disability_living_subsidy", "disability_care_subsidy")
 APPLICATION_PROGRAMS = HOUSEHOLD_PROGRAMS + PERSON_PROGRAMS
+# Programs that are a status (认定) without a monthly cash amount of their own in the formulas.
+NO_CASH_PROGRAMS = ("marginal", "rigid_spending")
 EVENTS: dict[str, str] = {
     "submitted": "受理申请",
     "economic_check": "家庭经济状况核对",
@@ -984,8 +987,26 @@ def resolve_objection(
     return get_application(engine, actor, application_id, today=at.date())
 
 
-def _decider_check(actor: Actor, row: Any) -> None:
+def temporary_township_limit(division_code: str, on: dt.date) -> Decimal:
+    """The most a township may grant as 临时救助 on its own (a multiple of the urban 低保
+    standard, programs parameter ``temporary.township_limit_multiple``)."""
+    params = default_parameters()
+    multiple = params.resolve("temporary.township_limit_multiple", division_code, "urban", on).value
+    standard = params.resolve("dibao.standard", division_code, "urban", on).value
+    return (Decimal(str(multiple)) * Decimal(str(standard))).quantize(Decimal("0.01"))
+
+
+def _decider_check(actor: Actor, row: Any, amount: Decimal | None = None) -> None:
+    """Who may decide: the approval level's reviewers (a county reviewer for staff relatives),
+    never the recorder. 临时救助 within the township's limit is decided by the township."""
     level = case_parameters().approval_level.value
+    if (
+        level == "county"
+        and row["program"] == "temporary_assistance"
+        and amount is not None
+        and amount <= temporary_township_limit(row["division_code"], row["applied_on"])
+    ):
+        level = "township"
     if (level == "county" or row["relative_flag"]) and actor.role != "county_reviewer":
         why = "工作人员近亲属的申请" if row["relative_flag"] else "本地审核确认权限在县级"
         raise _bad(
@@ -1048,7 +1069,7 @@ def decide_application(
             require_status(row, ("notice",), "approve", "批准（须经公示）")
         else:
             require_status(row, OPEN_STATUSES, "refuse", "作出不予批准决定")
-        _decider_check(actor, row)
+            _decider_check(actor, row)
         values: dict[str, Any] = {"decided_by": actor.username, "decided_at": at, "decision": decision}
         data: dict[str, Any] = {"decision": decision}
         if decision == "approve":
@@ -1080,8 +1101,9 @@ def decide_application(
             if amount is None:
                 raise _bad("amount_required", "no amount given and none proposed", "请填写批准的月救助金额。")
             money = Decimal(str(amount)).quantize(Decimal("0.01"))
-            if money <= 0:
+            if money < 0 or (money == 0 and row["program"] not in NO_CASH_PROGRAMS):
                 raise _bad("bad_amount", f"amount {money} must be positive", "批准金额应大于0。")
+            _decider_check(actor, row, money)
             one_off = row["program"] == "temporary_assistance"
             month = start_month or (month_of(today) if one_off else _next_month(today))
             try:
@@ -1210,7 +1232,7 @@ def complete_paperwork(
                 f"application {application_id} has no economic check yet",
                 "补齐手续须先完成家庭经济状况核对。",
             )
-        _decider_check(actor, row)
+        _decider_check(actor, row, Decimal(row["amount"]))
         values = {
             "status": "approved",
             "decision": "approve",

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 from app_flow import assessed, at, denied, events, in_notice, recipient, submitted
-from case_world import build_world
+from case_world import World, build_world
 from sqlalchemy import Engine, select
 
 from doudi.auth.roles import Forbidden
@@ -370,3 +370,51 @@ def test_list_filters_and_pages(engine: Engine) -> None:
     assert [r.id for r in apps.list_applications(engine, world["worker1"], status="checked").rows] == [second]
     with pytest.raises(CaseError):
         apps.list_applications(engine, world["worker1"], status="nonsense")
+
+
+def _temporary_in_notice(engine: Engine, world: World, loss: str) -> int:
+    app_id = submitted(engine, world, "N001", program="temporary_assistance")
+    run_economic_check(engine, world["worker1"], app_id, now=at(1))
+    assess_application(
+        engine, world["worker1"], app_id, emergency_kind="fire", emergency_loss=loss, now=at(1)
+    )
+    apps.review_application(engine, world["checker1"], app_id, "approve", now=at(2))
+    return app_id
+
+
+def test_township_decides_temporary_assistance_within_its_limit(engine: Engine) -> None:
+    world = build_world(engine, with_alerts=False)
+    assert apps.temporary_township_limit("520102001001", dt.date(2026, 12, 1)) == Decimal(
+        "2334.00"
+    )  # 3 × 778
+    app_id = _temporary_in_notice(engine, world, "3000")
+    with pytest.raises(CaseError) as exc:  # 3,000 is above the township's limit
+        apps.decide_application(engine, world["checker1"], app_id, "approve", now=at(9))
+    assert exc.value.code == "county_decision_required"
+    view = apps.decide_application(engine, world["checker1"], app_id, "approve", amount="2000", now=at(9))
+    assert (view.status, view.amount, view.start_month) == ("approved", Decimal("2000.00"), "2026-12")
+    assert view.recipient_id is not None
+    paid = recipient(engine, view.recipient_id)
+    assert (paid["start_month"], paid["end_month"]) == ("2026-12", "2026-12")  # one payment
+
+
+def test_delegated_approval_level(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the county delegates 审核确认 to townships, a township reviewer decides — but not
+    for a staff relative's household."""
+    township = apps.case_parameters().model_copy(
+        update={
+            "approval_level": apps.case_parameters().approval_level.model_copy(update={"value": "township"})
+        }
+    )
+    monkeypatch.setattr(apps, "case_parameters", lambda: township)
+    world = build_world(engine, with_alerts=False)
+    app_id = in_notice(engine, world, "N003")
+    assert (
+        apps.decide_application(engine, world["checker1"], app_id, "approve", now=at(9)).status == "approved"
+    )
+    declare_relative(engine, username="worker1b", citizen_id=world.citizen_ids["N001"], relation="配偶")
+    other = assessed(engine, world, "N001")
+    apps.review_application(engine, world["county1"], other, "approve", now=at(2))
+    with pytest.raises(CaseError) as exc:
+        apps.decide_application(engine, world["checker1"], other, "approve", now=at(9))
+    assert exc.value.code == "county_decision_required"
