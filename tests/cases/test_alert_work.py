@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 from case_world import RAISED, World, build_world
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 from doudi.auth.roles import Forbidden
 from doudi.auth.scope import NotFound
 from doudi.cases import alert_work as aw
+from doudi.cases.alert_views import inbox_query
 from doudi.cases.alert_work import Outcome
 from doudi.cases.attachments import read_attachment, stored_path
 from doudi.cases.errors import CaseError, Conflict, InvalidState
@@ -634,3 +635,47 @@ def test_verification_files_do_not_leak_other_townships(engine: Engine, tmp_path
         aw.alert_detail(engine, world["worker1"], world.alerts["X001"])
     with engine.connect() as conn:
         assert conn.execute(select(Verification.recorded_by)).scalars().all() == ["worker2"]
+
+
+_COLUMNS = (
+    "rule_id, rule_version, severity, grain, subject_key, citizen_id, person_id, household_id, household_no, "
+    "registered, division_code, township_code, county_code, period_first, period_last, updated_at, "
+    "first_run_id, last_run_id, title, explanation, facts, actions, policy"
+)
+
+
+def _a_year_of_alerts(engine: Engine, world: World) -> None:
+    """60,000 more alerts over a year in two townships, one in twenty still open (PostgreSQL)."""
+    with engine.begin() as conn:
+        for no in ("N001", "X001"):
+            conn.execute(
+                text(
+                    f"INSERT INTO alerts ({_COLUMNS}, event_key, status, raised_at, due_date, closed_at) "
+                    f"SELECT {_COLUMNS}, 'e' || g, CASE WHEN g % 20 = 0 THEN 'open' ELSE 'closed' END, "
+                    "raised_at - g * interval '8 minutes', due_date - (g / 180), "
+                    "CASE WHEN g % 20 = 0 THEN NULL ELSE raised_at END "
+                    "FROM alerts CROSS JOIN generate_series(1, 30000) g WHERE id = :id"
+                ),
+                {"id": world.alerts[no]},
+            )
+        conn.execute(text("ANALYZE alerts"))
+
+
+def test_township_inbox_query_runs_on_the_inbox_index(engine: Engine) -> None:
+    world = build_world(engine)
+    if engine.dialect.name == "postgresql":
+        _a_year_of_alerts(engine, world)
+    query, counting = inbox_query(world["worker1"], day=dt.date(2026, 12, 10))
+    plans = []
+    with engine.connect() as conn:
+        for q in (query, counting):
+            sql = str(q.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True}))
+            if engine.dialect.name == "postgresql":
+                plans.append(" ".join(r[0] for r in conn.execute(text("EXPLAIN " + sql))))
+            else:
+                plans.append(" ".join(str(r[-1]) for r in conn.execute(text("EXPLAIN QUERY PLAN " + sql))))
+    assert all("ix_alerts_inbox" in p for p in plans), plans
+    page = aw.inbox(engine, world["worker1"], page_size=50)
+    assert len(page.rows) == (50 if engine.dialect.name == "postgresql" else 3) and [
+        r.due_date for r in page.rows
+    ] == sorted(r.due_date for r in page.rows)
