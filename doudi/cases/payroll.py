@@ -35,13 +35,15 @@ confirms is not the one who generated the roll.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
-import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from sqlalchemy import Connection, Engine, Table, insert, select, text
 
 from doudi.auth import Actor, require
@@ -58,6 +60,7 @@ from doudi.feeds.service import active_loads
 from doudi.ids import mask_citizen_id, mask_name
 from doudi.periods import Period
 from doudi.programs.parameters import ParameterSet, default_parameters
+from doudi.registry.codes import RELATIONS
 from doudi.registry.queries import IN_FORCE
 
 _ROLLS = cast(Table, PaymentRoll.__table__)
@@ -387,9 +390,28 @@ def _temp_table(conn: Connection, name: str, columns: str) -> None:
     conn.execute(text(f"CREATE TEMPORARY TABLE {name} ({columns}){suffix}"))
 
 
-def _load_deaths(conn: Connection, period: Period) -> int:
-    """Deaths on or before the end of ``period`` from every active death load up to it, into
-    the temporary table ``roll_deaths``; returns how many."""
+@functools.lru_cache(maxsize=8)
+def _deaths(paths: tuple[str, ...], end: dt.date) -> pa.Table:
+    """Citizen ID → first death date on or before ``end`` in the stored death loads. A load's
+    Parquet never changes (a correction is a new load), so the table is kept for the next
+    county's check."""
+    table = pq.read_table(list(paths), columns=["citizen_id", "death_date"])
+    table = table.filter(pc.less_equal(table["death_date"], pa.scalar(end, pa.date32())))
+    return (
+        table.group_by("citizen_id")
+        .aggregate([("death_date", "min")])
+        .rename_columns(["citizen_id", "death_date"])
+    )
+
+
+_MEMBERS = pa.schema(
+    [("line_id", pa.int64()), ("citizen_id", pa.string()), ("relation", pa.string()), ("payee", pa.bool_())]
+)
+
+
+def _flag_dead(conn: Connection, roll: Any, period: Period) -> None:
+    """``dead``: the person paid or a covered member died by the end of the month (every
+    active load of the death feed up to the period), matched on the roll's own members."""
     periods = [
         str(x)
         for (x,) in conn.execute(
@@ -397,20 +419,42 @@ def _load_deaths(conn: Connection, period: Period) -> int:
             {"p": str(period)},
         )
     ]
-    _temp_table(conn, "roll_deaths", "citizen_id VARCHAR(18) PRIMARY KEY, death_date DATE NOT NULL")
-    paths = [str(ld.path) for ld in active_loads(conn, periods=periods, kinds=["death"])["death"]]
+    paths = tuple(
+        sorted(str(ld.path) for ld in active_loads(conn, periods=periods, kinds=["death"])["death"])
+    )
     if not paths:
-        return 0
-    con = duckdb.connect()
-    try:
-        deaths = con.sql(
-            """SELECT citizen_id, min(death_date) AS death_date FROM read_parquet($paths)
-               WHERE death_date <= $end GROUP BY citizen_id""",
-            params={"paths": paths, "end": period.end},
-        ).to_arrow_table()
-    finally:
-        con.close()
-    return bulk.insert_arrow(conn, "roll_deaths", deaths)
+        return
+    deaths = _deaths(paths, period.end)
+    members = bulk.fetch_arrow(
+        conn,
+        f"""SELECT l.id, p.citizen_id, pv.relation, CASE WHEN pv.person_id = l.person_id THEN 1 ELSE 0 END = 1
+            FROM payment_roll_lines l
+            JOIN person_versions pv ON pv.household_id = l.household_id AND {IN_FORCE.format(a="pv")}
+            JOIN persons p ON p.id = pv.person_id
+            WHERE l.roll_id = :r
+              AND (pv.person_id = l.person_id
+                   OR l.program NOT IN ('disability_care_subsidy', 'disability_living_subsidy'))""",
+        _MEMBERS,
+        {"r": int(roll.id), "on": period.start},
+    )
+    hits = members.join(deaths, "citizen_id", join_type="inner").sort_by(
+        [("line_id", "ascending"), ("payee", "descending")]
+    )
+    flags: dict[int, str] = {}
+    for h in hits.to_pylist():
+        if h["line_id"] in flags:
+            continue
+        day = h["death_date"].isoformat()
+        flags[h["line_id"]] = (
+            f"领取人于 {day} 死亡（死亡信息），应停发"
+            if h["payee"]
+            else f"保障成员（{RELATIONS.get(h['relation'], h['relation'])}）于 {day} 死亡（死亡信息），应核减保障人数或停发"
+        )
+    if flags:
+        conn.execute(
+            text("INSERT INTO roll_flags (line_id, problem, rnk, detail) VALUES (:l, 'dead', :k, :d)"),
+            [{"l": line, "k": PROBLEM_RANK["dead"], "d": detail} for line, detail in flags.items()],
+        )
 
 
 def ceilings(params: ParameterSet, county_code: str, on: dt.date) -> list[tuple[str, str, str, int, int]]:
@@ -507,27 +551,7 @@ def _flag_lines(conn: Connection, roll: Any, params: ParameterSet) -> None:
             for c, a, prog, m, line in ceilings(params, roll.county_code, p.end)
         ],
     )
-    deaths = _load_deaths(conn, p)
-    if deaths:
-        conn.execute(
-            text(
-                f"""INSERT INTO roll_flags (line_id, problem, rnk, detail)
-                    SELECT l.id, 'dead', {PROBLEM_RANK["dead"]},
-                           min(CASE WHEN pv.person_id = l.person_id
-                                    THEN '领取人' || CAST(d.death_date AS VARCHAR(10)) || ' 死亡（死亡信息）'
-                                    ELSE '保障成员 ' || p.citizen_id || ' 于 ' || CAST(d.death_date AS VARCHAR(10))
-                                         || ' 死亡（死亡信息），应核减保障人数或停发' END)
-                    FROM payment_roll_lines l
-                    JOIN person_versions pv ON pv.household_id = l.household_id AND {IN_FORCE.format(a="pv")}
-                    JOIN persons p ON p.id = pv.person_id
-                    JOIN roll_deaths d ON d.citizen_id = p.citizen_id
-                    WHERE l.roll_id = :r
-                      AND (pv.person_id = l.person_id
-                           OR l.program NOT IN ('disability_care_subsidy', 'disability_living_subsidy'))
-                    GROUP BY l.id"""
-            ),
-            {**args, "on": p.start},
-        )
+    _flag_dead(conn, roll, p)
     conn.execute(
         text(
             f"""INSERT INTO roll_flags (line_id, problem, rnk, detail)
@@ -617,7 +641,7 @@ def _apply_flags(conn: Connection, roll_id: int) -> None:
         ),
         {"r": roll_id},
     )
-    for name in ("roll_top", "roll_flags", "roll_ceilings", "roll_deaths"):
+    for name in ("roll_top", "roll_flags", "roll_ceilings"):
         conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
 
 
