@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from case_world import RAISED, World, build_world
-from sqlalchemy import Engine, select, text
+from case_world import RAISED, World, build_world, raise_alerts
+from sqlalchemy import Engine, func, select, text
 
 from doudi.auth.roles import Forbidden
 from doudi.auth.scope import NotFound
@@ -679,3 +679,24 @@ def test_township_inbox_query_runs_on_the_inbox_index(engine: Engine) -> None:
     assert len(page.rows) == (50 if engine.dialect.name == "postgresql" else 3) and [
         r.due_date for r in page.rows
     ] == sorted(r.due_date for r in page.rows)
+
+
+def test_a_closed_alert_is_not_raised_again_by_the_next_run(engine: Engine, tmp_path: Path) -> None:
+    world = build_world(engine)
+    verify(engine, world, "N003", tmp_path)
+    aw.decide(engine, world["worker1"], world.alerts["N003"], [Outcome("services", "送温暖")], now=T3)
+    villages = {"N001": "520102001001", "N003": "520102001001"}
+    again = raise_alerts(
+        engine, villages, world.citizen_ids, period="2026-12", now=dt.datetime(2027, 1, 2, 9, 0)
+    )
+    assert again == {"N001": world.alerts["N001"], "N003": world.alerts["N003"]}  # no new alert for either
+    with engine.connect() as conn:
+        n003 = conn.execute(
+            select(Alert.status, Alert.period_last).where(Alert.id == world.alerts["N003"])
+        ).one()
+        n001 = conn.execute(select(Alert.period_last).where(Alert.id == world.alerts["N001"])).scalar_one()
+        per_household = dict(
+            conn.execute(select(Alert.household_no, func.count()).group_by(Alert.household_no)).all()
+        )
+    assert tuple(n003) == ("closed", "2026-11") and n001 == "2026-12"  # open one carried on, closed one left
+    assert per_household["N003"] == per_household["N001"] == 1
