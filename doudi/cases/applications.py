@@ -35,6 +35,9 @@ Rules the functions enforce:
   and the start month (default: the month after the decision) and enrols the household (or
   person) as a recipient; refusal needs a written reason, and the refusal must be notified
   in writing within ``refusal_notice_working_days`` working days (shown with the decision).
+  Approval needs the 公示; a refusal may be decided at any open step (the household withdraws,
+  or is found ineligible before the notice). 临时救助 within the township's limit (a multiple
+  of the urban 低保 standard) is decided by a township reviewer.
 * **Deadlines**: the decision is due ``decision_working_days`` (30) working days after the
   application day; it may be extended once by ``extension_working_days`` (15) with a reason.
   An application is overdue when today is after its deadline and it is not decided — or,

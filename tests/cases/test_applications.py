@@ -418,3 +418,15 @@ def test_delegated_approval_level(engine: Engine, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(CaseError) as exc:
         apps.decide_application(engine, world["checker1"], other, "approve", now=at(9))
     assert exc.value.code == "county_decision_required"
+
+
+def test_village_assistant_sees_only_the_village(engine: Engine) -> None:
+    world = build_world(engine, with_alerts=False)
+    own = submitted(engine, world, "N003", by="village1")  # village 520102001001
+    other = submitted(engine, world, "N002", program="marginal")  # village 520102001002
+    assert [r.id for r in apps.list_applications(engine, world["village1"]).rows] == [own]
+    with pytest.raises(NotFound):
+        apps.get_application(engine, world["village1"], other)
+    with pytest.raises(NotFound):
+        apps.submit_application(engine, world["village1"], world.households["N002"], "dibao", now=at())
+    assert ("application", str(other)) in denied(engine, "village1")
