@@ -42,7 +42,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, cast
@@ -135,7 +135,6 @@ ENROL_PROGRAMS: dict[str, str] = {
     "enrol_rigid_spending": "rigid_spending",
 }
 PAYMENT_CHANGES: dict[str, ChangeKind] = {"stop_payment": "stop", "adjust_payment": "adjust"}
-REFERRALS = frozenset({"refer_medical", "refer_education", "refer_housing", "refer_employment"})
 # Outcomes that need the household to be in the registry (they act on its cases).
 NEEDS_HOUSEHOLD = frozenset({*ENROL_PROGRAMS, "temporary_assistance", *PAYMENT_CHANGES})
 ASSIGNABLE_ROLES = frozenset({"township_caseworker", "village_assistant"})
@@ -163,7 +162,7 @@ class Outcome:
 class DecisionResult:
     alert_id: int
     version: int
-    decisions: tuple[DecisionView, ...] = field(default_factory=tuple)
+    decisions: tuple[DecisionView, ...] = ()
 
 
 # --- changing ---------------------------------------------------------------------------------
