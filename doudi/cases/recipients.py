@@ -951,12 +951,14 @@ _CATS = pa.schema(
     ]
 )
 _EXISTING = pa.schema([("household_id", pa.int64()), ("program", pa.string()), ("person_id", pa.int64())])
-_IRREGULAR = pa.schema([("household_id", pa.int64())])
-_DISABLED = pa.schema(
+_MEMBERS = pa.schema(
     [
         ("household_id", pa.int64()),
         ("person_id", pa.int64()),
+        ("birth_date", pa.date32()),
+        ("employment", pa.string()),
         ("disability_grade", pa.int64()),
+        ("serious_illness", pa.bool_()),
     ]
 )
 REGISTRY_PROGRAMS = ("dibao", "tekun", "marginal")
@@ -1009,26 +1011,35 @@ def enrol_from_registry(
         existing = bulk.fetch_arrow(
             conn, "SELECT household_id, program, person_id FROM recipients", _EXISTING
         )
-        employment = ", ".join(f"'{e}'" for e in IRREGULAR_EMPLOYMENT)
-        irregular = bulk.fetch_arrow(
+        # One pass over the members of the households in a category (a semi-join, as the
+        # programs' registry source reads them), then the review cycle and the disabled in Arrow.
+        members = bulk.fetch_arrow(
             conn,
-            f"""SELECT DISTINCT pv.household_id FROM person_versions pv
-                JOIN household_categories hc ON hc.household_id = pv.household_id
-                     AND hc.category IN ({program_list}) AND {in_force}
-                WHERE {IN_FORCE.format(a="pv")} AND pv.employment IN ({employment})
-                  AND pv.birth_date <= :young AND pv.birth_date > :old
-                  AND coalesce(pv.disability_grade, 9) > 2 AND pv.serious_illness = :false""",
-            _IRREGULAR,
-            {**args, "young": _years_before(on, young), "old": _years_before(on, old), "false": False},
-        )
-        disabled = bulk.fetch_arrow(
-            conn,
-            f"""SELECT DISTINCT pv.household_id, pv.person_id, pv.disability_grade FROM person_versions pv
-                JOIN household_categories hc ON hc.household_id = pv.household_id
-                     AND hc.category IN ({program_list}) AND {in_force}
-                WHERE {IN_FORCE.format(a="pv")} AND pv.disability_grade IS NOT NULL""",
-            _DISABLED,
+            f"""SELECT pv.household_id, pv.person_id, pv.birth_date, pv.employment, pv.disability_grade,
+                       pv.serious_illness
+                FROM person_versions pv
+                WHERE {IN_FORCE.format(a="pv")} AND pv.household_id IN (
+                    SELECT hc.household_id FROM household_categories hc
+                    WHERE hc.category IN ({program_list}) AND {in_force})""",
+            _MEMBERS,
             args,
+        )
+        able = pc.and_(
+            pc.and_(
+                pc.is_in(members["employment"], pa.array(IRREGULAR_EMPLOYMENT, pa.string())),
+                pc.and_(
+                    pc.less_equal(members["birth_date"], pa.scalar(_years_before(on, young), pa.date32())),
+                    pc.greater(members["birth_date"], pa.scalar(_years_before(on, old), pa.date32())),
+                ),
+            ),
+            pc.and_(
+                pc.greater(pc.fill_null(members["disability_grade"], 9), 2),
+                pc.invert(pc.fill_null(members["serious_illness"], False)),
+            ),
+        )
+        irregular = members.filter(pc.fill_null(able, False)).select(["household_id"])
+        disabled = members.filter(pc.is_valid(members["disability_grade"])).select(
+            ["household_id", "person_id", "disability_grade"]
         )
         counties = sorted(set(pc.utf8_slice_codeunits(cats["division_code"], 0, 6).to_pylist()))
         subsidy = _subsidy_amounts(params, counties, on)

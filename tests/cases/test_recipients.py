@@ -379,6 +379,12 @@ def test_enrol_from_registry_is_set_based_and_idempotent(engine: Engine) -> None
             ),
             {"h": h["N001"]},
         )
+        conn.execute(  # X001's head: flexible work, so the household is reviewed every 6 months
+            text(
+                "UPDATE person_versions SET employment = 'flexible' WHERE household_id = :h AND relation = 'head'"
+            ),
+            {"h": h["X001"]},
+        )
     on = dt.date(2026, 12, 1)
     counts = rc.enrol_from_registry(engine, on=on, actor="migration", now=AT)
     assert counts.by_program == {
@@ -415,6 +421,7 @@ def test_enrol_from_registry_is_set_based_and_idempotent(engine: Engine) -> None
         "2027-01-01",
     )
     assert Decimal(str(got[(h["N002"], "marginal")].monthly_amount)) == 0
+    assert got[(h["X001"], "dibao")].review_cycle_months == 6
     care = got[(h["N001"], "disability_care_subsidy")]
     assert Decimal(str(care.monthly_amount)) == Decimal("110.00") and care.person_id is not None
     assert (h["N003"], "dibao") not in got  # 其他困难: not a recipient
