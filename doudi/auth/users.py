@@ -80,7 +80,8 @@ def create_user(
         )
     with engine.begin() as conn:
         known = division_code in get_catalog() or (
-            conn.execute(select(DivisionRow.code).where(DivisionRow.code == division_code)).first() is not None
+            conn.execute(select(DivisionRow.code).where(DivisionRow.code == division_code)).first()
+            is not None
         )
         if not known:
             raise UserError(

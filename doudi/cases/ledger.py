@@ -85,21 +85,20 @@ def update_versioned(
 
 def events_of(conn: Connection, case_type: str, case_id: int) -> list[dict[str, Any]]:
     """A case's events, oldest first."""
+    t = CaseEvent.__table__
     rows = conn.execute(
-        select(CaseEvent)
-        .where(CaseEvent.case_type == case_type, CaseEvent.case_id == case_id)
-        .order_by(CaseEvent.id)
-    ).scalars()
+        select(t).where(t.c.case_type == case_type, t.c.case_id == case_id).order_by(t.c.id)
+    ).mappings()
     return [
         {
-            "id": e.id,
-            "event": e.event,
-            "from_status": e.from_status,
-            "to_status": e.to_status,
-            "actor": e.actor,
-            "at": e.at,
-            "reason": e.reason,
-            "data": json.loads(e.data) if e.data else {},
+            "id": e["id"],
+            "event": e["event"],
+            "from_status": e["from_status"],
+            "to_status": e["to_status"],
+            "actor": e["actor"],
+            "at": e["at"],
+            "reason": e["reason"],
+            "data": json.loads(e["data"]) if e["data"] else {},
         }
         for e in rows
     ]

@@ -14,7 +14,9 @@ from collections.abc import Collection
 def is_working_day(
     day: dt.date, holidays: Collection[dt.date] = (), workdays: Collection[dt.date] = ()
 ) -> bool:
-    """>>> is_working_day(dt.date(2026, 11, 27)), is_working_day(dt.date(2026, 11, 28))
+    """Whether ``day`` is a working day (Friday 27 November 2026 is, Saturday the 28th is not).
+
+    >>> is_working_day(dt.date(2026, 11, 27)), is_working_day(dt.date(2026, 11, 28))
     (True, False)
     """
     if day in workdays:

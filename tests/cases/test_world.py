@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from case_world import build_world
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import DBAPIError
 
 from doudi.auth.roles import Forbidden, require
 from doudi.auth.scope import NotFound, check
 from doudi.auth.users import UserError, create_user, get_actor, verify_password
+from doudi.cases.ledger import events_of, record_event
 from doudi.db.models import Alert, AuditEntry
 
 
@@ -60,3 +64,32 @@ def test_role_permissions_and_out_of_scope_is_audited(engine: Engine) -> None:
     with engine.connect() as conn:
         denied = conn.execute(select(AuditEntry.actor, AuditEntry.action, AuditEntry.object_ref)).all()
     assert ("worker2", "access_denied", "7") in denied
+
+
+def test_ledger_is_append_only_and_events_read_back(engine: Engine) -> None:
+    at = dt.datetime(2026, 12, 1, 9, 0)
+    with engine.begin() as conn:
+        record_event(
+            conn,
+            case_type="alert",
+            case_id=9,
+            event="assigned",
+            actor="w",
+            at=at,
+            from_status="open",
+            to_status="assigned",
+            township_code="520102001",
+            reason="分派",
+            data={"assignee": "w"},
+        )
+    with engine.connect() as conn:
+        (event,) = events_of(conn, "alert", 9)
+    assert (event["event"], event["from_status"], event["to_status"], event["data"]) == (
+        "assigned",
+        "open",
+        "assigned",
+        {"assignee": "w"},
+    )
+    for sql in ("UPDATE case_events SET actor = 'x'", "DELETE FROM case_events"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(sql))
