@@ -8,6 +8,10 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from doudi.auth.roles import ROLES
+from doudi.cases.demo import DEMO_PASSWORD, DemoCasework, demo_casework
+from doudi.cases.labels import PROGRAMS_SHORT
+from doudi.cases.labels import label as code_label
 from doudi.cli import common
 from doudi.cli.monitor import print_result
 from doudi.cli.programs import print_run
@@ -104,6 +108,9 @@ def demo_cmd(
     common.console.print(
         f"预警清单可用 [bold]doudi monitor report --period {period}[/] 按县导出（身份证号、姓名已脱敏）。"
     )
+    with common.console.status("正在办理个案：演示账号、在册对象转为救助对象、逾期督办、本月发放名册……"):
+        work = demo_casework(engine, on=day, period=period, actor=s.actor)
+    print_casework(work, period)
     if roster:
         path = demo_roster_path(s, seed, persons)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,3 +138,47 @@ def print_feeds(feeds: list, period: str) -> None:
             f"{r.match_rate:.1%}",
         )
     common.console.print(t)
+
+
+def print_casework(work: DemoCasework, period: str) -> None:
+    """Recipients, the demo county's payment roll, the 动态清零 figures and the demo accounts."""
+    e = work.enrolled
+    common.console.print(
+        f"在册对象转为救助对象：新增 {e.total:,} 个（{e.households:,} 户），已是救助对象而跳过 {e.skipped_existing:,} 项。"
+    )
+    t = Table(title=f"{period} 救助对象（按项目）")
+    for col in ("项目", "对象数", "月救助金额（元）"):
+        t.add_column(col, justify="left" if col == "项目" else "right")
+    for program, n, amount in work.recipients:
+        t.add_row(code_label(PROGRAMS_SHORT, program), f"{n:,}", f"{amount:,.2f}")
+    common.console.print(t)
+    r = work.roll
+    state = "新生成并核查" if work.roll_generated else "已存在，未改动"
+    problems = "，".join(f"{k} {v:,}" for k, v in sorted(r.problem_counts.items())) or "无"
+    common.console.print(
+        f"{r.county_name} {period} 发放名册（{state}）：{r.lines:,} 行，合计 {r.total:,.2f} 元，"
+        f"核查问题 {r.problems:,} 行（{problems}）；状态：{r.status_label}。"
+    )
+    if work.assigned:
+        common.console.print(
+            f"演示乡镇 {work.township_code} 的 {work.assigned:,} 条待分派预警已分派给 demo.worker。"
+        )
+    if work.escalated:
+        common.console.print(f"逾期未办结预警已提交县级督办：{work.escalated:,} 条。")
+    total = work.stats.total
+    median = "—" if total.median_days_to_help is None else f"{total.median_days_to_help:.1f} 天"
+    common.console.print(
+        f"动态清零（全省）：预警 {total.raised:,}，期限内核查 {total.verified_within_due:,}，已帮扶 {total.helped:,}，"
+        f"未办结 {total.open:,}，逾期 {total.overdue:,}，预警到帮扶中位数 {median}。"
+    )
+    t = Table(title=f"演示账号（密码均为 {DEMO_PASSWORD}）")
+    for col in ("用户名", "角色", "管辖区划"):
+        t.add_column(col)
+    for a in work.accounts:
+        t.add_row(a.username, ROLES[a.role].label, a.division_code)
+    common.console.print(t)
+    common.console.print(
+        "试一试：[bold]doudi cases inbox --user demo.worker[/]（乡镇预警待办），"
+        f"[bold]doudi cases roll show {work.roll.id} --user demo.county[/]（本县发放名册），"
+        "[bold]doudi cases stats --user demo.analyst[/]。"
+    )

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from doudi.cli.main import app
+from doudi.db.engine import make_engine
 from doudi.registry.synthetic import write_roster
 from doudi.settings import Settings
 
@@ -145,10 +146,17 @@ def test_demo_builds_a_province_and_reloads_unchanged(settings: Settings) -> Non
     assert "动态监测（引擎 duckdb，第 1 次运行）" in first.output and "合计" in first.output
     new = int(re.search(r"新预警 ([\d,]+)", first.output).group(1).replace(",", ""))  # type: ignore[union-attr]
     assert new > 0
+    # Case work: the caseload made recipients, the demo county's roll checked, demo accounts.
+    assert "在册对象转为救助对象：新增" in first.output and "发放名册（新生成并核查）" in first.output
+    assert "demo.worker" in first.output and "动态清零（全省）" in first.output
+    case_rows = _case_rows(settings)
+    assert case_rows["recipients"] > 0 and case_rows["payment_roll_lines"] > 0 and case_rows["users"] == 7
     second = runner.invoke(app, ["demo", "--persons", "20000", "--seed", "7", "--as-of", "2025-10-01"])
     assert "新增 0，更新 0" in second.output
     # Everything again, nothing changes: the same files load unchanged, the alerts stay as they were.
     assert f"新预警 0，更新 0，未变 {new:,}" in second.output
+    assert "新增 0 个" in second.output and "已存在，未改动" in second.output
+    assert _case_rows(settings) == case_rows
     assert (settings.data_dir / "population" / "persons.parquet").exists()
 
 
@@ -162,3 +170,23 @@ def test_demo_roster_imports_cleanly(settings: Settings, tmp_path: Path) -> None
     result = runner.invoke(app, ["registry", "import", str(roster), "--as-of", "2025-10-01"])
     assert result.exit_code == 0, result.output
     assert "未通过" in result.output and "│      0 │" in result.output
+
+
+def _case_rows(settings: Settings) -> dict[str, int]:
+    """Row counts of the case-work tables (the ledger included)."""
+    engine = make_engine(settings.sqlalchemy_url)
+    tables = (
+        "users",
+        "recipients",
+        "recipient_terms",
+        "payment_rolls",
+        "payment_roll_lines",
+        "alert_work",
+        "case_events",
+        "household_categories",
+    )
+    try:
+        with engine.connect() as conn:
+            return {t: int(conn.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()) for t in tables}
+    finally:
+        engine.dispose()
