@@ -66,7 +66,9 @@ class ExportResult:
 
 
 def title(county_name: str, period: str, status: str) -> str:
-    """>>> title("南明区", "2026-12", "confirmed")
+    """The title row of the roll.
+
+    >>> title("南明区", "2026-12", "confirmed")
     '南明区 2026年12月 城乡低保等救助资金发放名册'
     """
     p = Period.parse(period)
