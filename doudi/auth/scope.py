@@ -19,6 +19,7 @@ OBJECT_LABELS = {
     "objection": "公示异议",
     "attachment": "附件",
     "user": "用户",
+    "division": "区划",
 }
 
 
