@@ -50,10 +50,10 @@ from doudi.auth import Actor, require
 from doudi.auth import scope as scope_mod
 from doudi.auth.scope import scope_sql
 from doudi.cases import ledger
-from doudi.cases.errors import CaseError, Conflict, InvalidState
+from doudi.cases.errors import CaseError, InvalidState
 from doudi.cases.labels import PROGRAMS_SHORT, ROLL_STATUSES, label
 from doudi.cases.parameters import case_parameters
-from doudi.cases.recipients import ALL_PROGRAMS, REPEATABLE_PROGRAMS, Page, month
+from doudi.cases.recipients import ALL_PROGRAMS, REPEATABLE_PROGRAMS, Page, check_version, month
 from doudi.db import bulk
 from doudi.db.models import PaymentRoll
 from doudi.feeds.service import active_loads
@@ -347,14 +347,13 @@ def generate_roll(
             version = 1
             event, from_status = "generated", None
         else:
+            check_version("payment_roll", int(row.id), row.version, expected_version)
             if row.status == "confirmed":
                 raise InvalidState(
                     "regenerate a confirmed roll", row.status, f"{p} 的发放名册已确认（冻结），不能重新生成。"
                 )
             roll_id = int(row.id)
-            version = row.version if expected_version is None else expected_version
-            if version != row.version:
-                raise Conflict("payment_roll", roll_id, version)
+            version = row.version
             conn.execute(text("DELETE FROM payment_roll_lines WHERE roll_id = :r"), {"r": roll_id})
             event, from_status = "regenerated", row.status
         _insert_lines(conn, roll_id, county_code, p)
@@ -657,6 +656,7 @@ def check_roll(
     """Run every check on the roll (see the module docstring); status ``checked``."""
     require(actor.role, "roll.generate")
     row = _scoped_roll(engine, actor, roll_id)
+    check_version("payment_roll", roll_id, row.version, expected_version)
     if row.status == "confirmed":
         raise InvalidState("check a confirmed roll", row.status, "发放名册已确认（冻结），无需再核查。")
     at = now or ledger.now()
@@ -704,6 +704,7 @@ def resolve_line(
         roll = _roll_row(conn, int(line.roll_id)) if line else None
     scope_mod.check(engine, actor, "payment_roll", f"line {line_id}", roll.county_code if roll else None)
     assert line is not None and roll is not None
+    check_version("payment_roll", int(roll.id), roll.version, expected_version)
     if roll.status == "confirmed":
         raise InvalidState(
             "resolve a line of a confirmed roll", roll.status, "发放名册已确认（冻结），不能再修改。"
@@ -746,6 +747,7 @@ def confirm_roll(
     """Confirm (freeze) a checked roll with every problem resolved; not by its generator."""
     require(actor.role, "roll.confirm")
     row = _scoped_roll(engine, actor, roll_id)
+    check_version("payment_roll", roll_id, row.version, expected_version)
     if row.status != "checked":
         raise InvalidState(
             "confirm",

@@ -41,7 +41,7 @@ from doudi.auth import Actor, require
 from doudi.auth import scope as scope_mod
 from doudi.auth.scope import scope_sql
 from doudi.cases import ledger
-from doudi.cases.errors import CaseError, InvalidState
+from doudi.cases.errors import CaseError, Conflict, InvalidState
 from doudi.cases.households import household_place
 from doudi.cases.labels import PROGRAMS_SHORT, RECIPIENT_STATUSES, label
 from doudi.cases.parameters import case_parameters
@@ -307,6 +307,13 @@ def enrol(
     return recipient_id
 
 
+def check_version(case_type: str, key: int, current: int, expected: int | None) -> None:
+    """A stale version is a conflict before anything else: the user decided on what they saw,
+    and someone has changed it since (whatever its state is now)."""
+    if expected is not None and int(expected) != int(current):
+        raise Conflict(case_type, key, expected)
+
+
 def term_in_force(conn: Connection, recipient_id: int, period: str | Period) -> Any | None:
     """The term paying ``period``, or None."""
     p = str(month(period))
@@ -381,6 +388,7 @@ def apply_change(
             f"救助对象（编号 {recipient_id}）不存在。",
         )
     version = row.version if expected_version is None else expected_version
+    check_version("recipient", recipient_id, row.version, expected_version)
     start = month(from_month, "from_month")
     if row.status == "stopped":
         raise InvalidState(

@@ -36,6 +36,7 @@ from doudi.cases.recipients import (
     _date,
     _scope_recipient,
     apply_change,
+    check_version,
     month,
     review_cycle,
 )
@@ -161,6 +162,7 @@ def record_review(
     if not reason or not reason.strip():
         raise CaseError("reason_required", "a review needs a reason", "请填写复核情况和结论理由。")
     row = _scope_recipient(engine, actor, recipient_id)
+    check_version("recipient", recipient_id, row.version, expected_version)
     if row.status == "stopped":
         raise InvalidState("review", row.status, "该救助对象已停发，无需复核。")
     if row.program in REPEATABLE_PROGRAMS:

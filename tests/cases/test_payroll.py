@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -309,3 +310,40 @@ def test_unmasked_lines_need_a_reason_and_are_audited(engine: Engine, planted: d
             select(AuditEntry.actor, AuditEntry.reason).where(AuditEntry.action == "view_unmasked")
         ).all()
     assert audited == [("county1", "核对银行退票")]
+
+
+def test_two_reviewers_resolving_at_once_one_gets_a_conflict(engine: Engine, planted: dict) -> None:
+    world = planted["world"]
+    roll = payroll.generate_roll(engine, world["county1"], "520102", PERIOD, now=AT)
+    roll = payroll.check_roll(engine, world["county1"], roll.id, now=AT)
+    first, second = payroll.roll_lines(engine, world["county1"], roll.id, problems_only=True).rows[:2]
+    start = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def act(user: str, line_id: int) -> None:
+        start.wait()
+        try:
+            payroll.resolve_line(
+                engine,
+                world[user],
+                line_id,
+                exclude=True,
+                resolution="剔除",
+                expected_version=roll.version,
+                now=AT,
+            )
+            outcomes[user] = "ok"
+        except Conflict:
+            outcomes[user] = "conflict"
+
+    threads = [
+        threading.Thread(target=act, args=("county1", first.id)),
+        threading.Thread(target=act, args=("county1b", second.id)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes.values()) == ["conflict", "ok"]
+    after = payroll.roll_summary(engine, world["county1"], roll.id)
+    assert after.version == roll.version + 1 and after.excluded == 1

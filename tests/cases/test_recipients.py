@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -440,3 +441,44 @@ def test_enrol_from_registry_is_set_based_and_idempotent(engine: Engine) -> None
     assert third.by_program == {"dibao": 1}
     later = _enrol(engine, h["N002"], program="temporary_assistance", end_month="2027-01")
     assert later == 8
+
+
+def test_two_sessions_at_once_one_gets_a_conflict(engine: Engine) -> None:
+    world = build_world(engine, with_alerts=False)
+    rid = _enrol(engine, world.households["N001"])
+    start = threading.Barrier(2)
+    outcomes: dict[str, str] = {}
+
+    def act(user: str) -> None:
+        start.wait()
+        try:
+            if user == "worker1":
+                rc.change_recipient(
+                    engine,
+                    world[user],
+                    rid,
+                    from_month="2027-02",
+                    monthly_amount="600",
+                    reason="a",
+                    expected_version=1,
+                )
+            else:
+                rc.stop_recipient(
+                    engine, world[user], rid, from_month="2027-02", reason="b", expected_version=1
+                )
+            outcomes[user] = "ok"
+        except Conflict:
+            outcomes[user] = "conflict"
+
+    threads = [threading.Thread(target=act, args=(u,)) for u in ("worker1", "worker1b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes.values()) == ["conflict", "ok"]
+    detail = rc.recipient_detail(engine, world["worker1"], rid)
+    assert detail.recipient.version == 2 and len(detail.events) == 2
+    winner = "adjusted" if outcomes["worker1"] == "ok" else "stopped"
+    assert detail.events[-1].event == winner
+    # The loser's term changes were rolled back with it: one term per change made.
+    assert len(detail.terms) == (2 if winner == "adjusted" else 1)
