@@ -53,7 +53,14 @@ from doudi.cases import ledger
 from doudi.cases.errors import CaseError, InvalidState
 from doudi.cases.labels import PROGRAMS_SHORT, ROLL_STATUSES, label
 from doudi.cases.parameters import case_parameters
-from doudi.cases.recipients import ALL_PROGRAMS, REPEATABLE_PROGRAMS, Page, check_version, month
+from doudi.cases.recipients import (
+    ALL_PROGRAMS,
+    NON_CASH_PROGRAMS,
+    REPEATABLE_PROGRAMS,
+    Page,
+    check_version,
+    month,
+)
 from doudi.db import bulk
 from doudi.db.models import PaymentRoll
 from doudi.feeds.service import active_loads
@@ -73,8 +80,7 @@ PROBLEMS: dict[str, str] = {
     "zero_amount": "金额为0元",
 }
 PROBLEM_RANK = {code: n for n, code in enumerate(PROBLEMS, start=1)}
-# Category programs without a monthly cash payment unless an amount is set.
-NON_CASH = ("marginal", "rigid_spending")
+
 # Money as whole cents, the same on PostgreSQL (NUMERIC) and SQLite (decimal text).
 CENTS = "CAST(round(CAST({} AS NUMERIC) * 100) AS BIGINT)"
 
@@ -274,7 +280,7 @@ def _event(conn: Connection, row: Any, event: str, actor: Actor, at: dt.datetime
 
 def _insert_lines(conn: Connection, roll_id: int, county_code: str, period: Period) -> None:
     """Every recipient of the county paid in ``period``, at the term in force, in one statement."""
-    non_cash = ", ".join(f"'{p}'" for p in NON_CASH)
+    non_cash = ", ".join(f"'{p}'" for p in NON_CASH_PROGRAMS)
     conn.execute(
         text(
             f"""INSERT INTO payment_roll_lines

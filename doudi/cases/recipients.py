@@ -64,6 +64,8 @@ PERSON_PROGRAMS = frozenset({"disability_living_subsidy", "disability_care_subsi
 # Programs a household may receive more than once (each a one-off payment).
 REPEATABLE_PROGRAMS = frozenset({"temporary_assistance"})
 ALL_PROGRAMS = frozenset(PROGRAMS_SHORT)
+# Category programs with no monthly cash payment unless an amount is set.
+NON_CASH_PROGRAMS = ("marginal", "rigid_spending")
 
 # Employment codes of a working-age member able to work whose income is not fixed
 # (灵活就业, 无业, 务农 — seasonal): such a household is reviewed every 6 months.
@@ -224,7 +226,8 @@ def enrol(
             f"end month {end} before start month {start}",
             f"截止月份 {end} 早于起始月份 {start}。",
         )
-    amount = _amount(monthly_amount)
+    # 低保边缘 and 刚性支出困难 are a status first: no cash amount is a valid enrolment.
+    amount = _amount(monthly_amount, positive=program not in NON_CASH_PROGRAMS)
     if covered_members < 1:
         raise CaseError("bad_covered", "covered members must be at least 1", "保障人数至少为1人。")
     _exclusivity(conn, household_id=household_id, person_id=person_id, program=program, start=start, end=end)

@@ -14,11 +14,11 @@ from doudi.auth.roles import Forbidden
 from doudi.auth.scope import NotFound
 from doudi.auth.users import declare_relative
 from doudi.cases import applications as apps
-from doudi.cases import ledger
+from doudi.cases import ledger, payroll
 from doudi.cases.assessment import assess_application
 from doudi.cases.economic_check import run_economic_check
 from doudi.cases.errors import CaseError, Conflict, InvalidState
-from doudi.db.models import Application, AuditEntry
+from doudi.db.models import Application, AuditEntry, HouseholdCategory
 
 NOW = dt.datetime(2026, 12, 1, 10, 0)
 
@@ -430,3 +430,32 @@ def test_village_assistant_sees_only_the_village(engine: Engine) -> None:
     with pytest.raises(NotFound):
         apps.submit_application(engine, world["village1"], world.households["N002"], "dibao", now=at())
     assert ("application", str(other)) in denied(engine, "village1")
+
+
+def test_marginal_approval_without_cash_enrols_and_stays_off_the_roll(engine: Engine) -> None:
+    """低保边缘 is a status first: approved with no amount (N002: 2,600 yuan for 3, between the
+    standard and 1.5 times it), the household is enrolled with its category open, and the
+    payment roll has nothing to pay it."""
+    world = build_world(engine, with_alerts=False)
+    app_id = submitted(engine, world, "N002", "marginal")
+    run_economic_check(engine, world["worker1"], app_id, now=at(1))
+    proposal = assess_application(engine, world["worker1"], app_id, now=at(1, 11))
+    assert proposal.proposed_amount == 0
+    apps.review_application(engine, world["checker1"], app_id, "approve", now=at(2))
+    decided = apps.decide_application(
+        engine, world["county1"], app_id, "approve", amount="0", start_month="2027-01", now=at(9)
+    )
+    assert decided.status == "approved" and decided.recipient_id is not None
+    paid = recipient(engine, decided.recipient_id)
+    assert paid["program"] == "marginal" and Decimal(str(paid["monthly_amount"])) == 0
+    with engine.connect() as conn:
+        cats = conn.execute(
+            select(HouseholdCategory.category).where(
+                HouseholdCategory.household_id == world.households["N002"],
+                HouseholdCategory.end_date.is_(None),
+            )
+        ).scalars()
+        assert list(cats) == ["marginal"]  # the registry's open category, not a second one
+    roll = payroll.generate_roll(engine, world["county1"], "520102", "2027-01", now=at(20))
+    lines = payroll.roll_lines(engine, world["county1"], roll.id, page_size=500)
+    assert decided.recipient_id not in {line.recipient_id for line in lines.rows}
