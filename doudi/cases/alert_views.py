@@ -493,7 +493,7 @@ def alert_detail(
         )
         verifications = _verifications(conn, alert_id)
         decisions = _decisions(conn, alert_id)
-        events = _events(conn, alert_id)
+        events = tuple(ledger.events_of(conn, "alert", alert_id, ALERT_EVENTS))
         if unmasked:
             audit.record(
                 conn,
@@ -554,29 +554,6 @@ def _verifications(conn: Connection, alert_id: int) -> tuple[VerificationView, .
             attachments=tuple(attachments_of(conn, "verification", int(v["id"]))),
         )
         for v in rows
-    )
-
-
-def _events(conn: Connection, alert_id: int) -> tuple[dict[str, Any], ...]:
-    """The alert's ledger events, oldest first (the data decoded)."""
-    rows = conn.execute(
-        select(EVENTS)
-        .where(EVENTS.c.case_type == "alert", EVENTS.c.case_id == alert_id)
-        .order_by(EVENTS.c.id)
-    ).mappings()
-    return tuple(
-        {
-            "id": int(e["id"]),
-            "event": e["event"],
-            "label": label(ALERT_EVENTS, e["event"]),
-            "from_status": e["from_status"],
-            "to_status": e["to_status"],
-            "actor": e["actor"],
-            "at": e["at"],
-            "reason": e["reason"],
-            "data": json.loads(e["data"]) if e["data"] else {},
-        }
-        for e in rows
     )
 
 

@@ -1357,24 +1357,7 @@ def application_detail(
             .mappings()
             .all()
         )
-        events = [
-            {
-                "id": int(e["id"]),
-                "event": e["event"],
-                "event_label": label(EVENTS, e["event"]),
-                "from_status": e["from_status"],
-                "to_status": e["to_status"],
-                "actor": e["actor"],
-                "at": e["at"],
-                "reason": e["reason"],
-                "data": json.loads(e["data"]) if e["data"] else {},
-            }
-            for e in conn.execute(
-                select(EVENTS_TABLE)
-                .where(EVENTS_TABLE.c.case_type == CASE_TYPE, EVENTS_TABLE.c.case_id == application_id)
-                .order_by(EVENTS_TABLE.c.id)
-            ).mappings()
-        ]
+        events = ledger.events_of(conn, CASE_TYPE, application_id, EVENTS)
         if unmasked:
             audit.record(
                 conn,

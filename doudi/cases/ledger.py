@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Table, insert, select
@@ -83,8 +84,11 @@ def update_versioned(
     return expected_version + 1
 
 
-def events_of(conn: Connection, case_type: str, case_id: int) -> list[dict[str, Any]]:
-    """A case's events, oldest first."""
+def events_of(
+    conn: Connection, case_type: str, case_id: int, labels: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """A case's events, oldest first, their data decoded; ``label`` is the event's Chinese
+    name from ``labels`` (the code itself when it has none)."""
     t = CaseEvent.__table__
     rows = conn.execute(
         select(t).where(t.c.case_type == case_type, t.c.case_id == case_id).order_by(t.c.id)
@@ -93,6 +97,7 @@ def events_of(conn: Connection, case_type: str, case_id: int) -> list[dict[str, 
         {
             "id": e["id"],
             "event": e["event"],
+            "label": (labels or {}).get(e["event"], e["event"]),
             "from_status": e["from_status"],
             "to_status": e["to_status"],
             "actor": e["actor"],

@@ -26,7 +26,6 @@ Statuses: ``active`` 在保, ``phase_out`` 渐退期, ``stopped`` 已停发 (lab
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, cast
@@ -889,13 +888,7 @@ def recipient_detail(
             )
             for v in reviews
         )
-        events = conn.execute(
-            text(
-                """SELECT at, event, actor, from_status, to_status, reason, data FROM case_events
-                   WHERE case_type = 'recipient' AND case_id = :id ORDER BY id"""
-            ),
-            {"id": recipient_id},
-        ).all()
+        events = ledger.events_of(conn, "recipient", recipient_id)
         if unmasked:
             audit.record(
                 conn,
@@ -924,13 +917,13 @@ def recipient_detail(
         review_views,
         tuple(
             EventView(
-                e.at if isinstance(e.at, dt.datetime) else dt.datetime.fromisoformat(str(e.at)),
-                e.event,
-                e.actor,
-                e.from_status,
-                e.to_status,
-                e.reason,
-                json.loads(e.data) if e.data else {},
+                e["at"] if isinstance(e["at"], dt.datetime) else dt.datetime.fromisoformat(str(e["at"])),
+                e["event"],
+                e["actor"],
+                e["from_status"],
+                e["to_status"],
+                e["reason"],
+                e["data"],
             )
             for e in events
         ),

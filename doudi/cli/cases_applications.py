@@ -238,7 +238,7 @@ def show_cmd(
     for e in d.events:
         t.add_row(
             f"{e['at']:%Y-%m-%d %H:%M}",
-            e["event_label"],
+            e["label"],
             e["actor"],
             apps.STATUSES.get(e["to_status"] or "", ""),
             e["reason"] or "",

@@ -85,7 +85,7 @@ def test_whole_application_to_a_recipient(engine: Engine) -> None:
     with engine.connect() as conn:
         assert events(conn, view.id) == ["submitted", "economic_check", "assessed", "reviewed", "decided"]
     detail = apps.application_detail(engine, world["worker1"], view.id, today=at(9).date())
-    assert [e["event_label"] for e in detail.events][-1] == "审核确认"
+    assert [e["label"] for e in detail.events][-1] == "审核确认"
 
 
 def test_maker_checker_at_review(engine: Engine) -> None:
