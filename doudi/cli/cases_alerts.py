@@ -10,10 +10,9 @@ with a conflict instead of overwriting their work.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -27,30 +26,11 @@ from doudi.cases.chain import find_household, household_chain
 from doudi.cases.labels import ALERT_STATUSES, OUTCOMES
 from doudi.cases.stats import FIGURES, StatsRow, closure_stats
 from doudi.cli import common
-from doudi.errors import UserFacingError
+from doudi.cli.common import USER, VERSION
 
-USER = typer.Option(None, "--user", help="以哪个用户的身份办理（默认 DOUDI_ACTOR）")
-VERSION = typer.Option(
-    None, "--expected-version", help="您看到的预警版本号（他人已修改时拒绝保存，避免覆盖）"
-)
 OUTCOME_HELP = "处置结果，格式 类型:理由，可重复。类型：" + "、".join(
     f"{k}（{v}）" for k, v in OUTCOMES.items()
 )
-R = TypeVar("R")
-
-
-def _fail(exc: UserFacingError) -> NoReturn:
-    common.fail_on(exc)
-    raise AssertionError  # unreachable: fail_on exits
-
-
-def _run(username: str | None, act: Callable[[Engine, Actor], R]) -> R:
-    engine = common.engine()
-    actor = common.acting_user(engine, username)
-    try:
-        return act(engine, actor)
-    except UserFacingError as exc:
-        _fail(exc)
 
 
 def _when(value: Any) -> str:
@@ -119,7 +99,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """预警待办：管辖范围内未办结的预警，按到期日排序。"""
         day = common.parse_day(as_of) if as_of else None
-        result = _run(
+        result = common.run_as(
             user,
             lambda engine, actor: aw.inbox(
                 engine,
@@ -148,7 +128,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """逾期未办结的预警（超过处置期限）。"""
         day = common.parse_day(as_of) if as_of else None
-        result = _run(
+        result = common.run_as(
             user,
             lambda engine, actor: aw.overdue(
                 engine,
@@ -169,7 +149,7 @@ def register(app: typer.Typer) -> None:
         user: str = USER,
     ) -> None:
         """预警详情：证据、分派、入户核查、处置决定、附件和办理记录。"""
-        d = _run(
+        d = common.run_as(
             user,
             lambda engine, actor: aw.alert_detail(engine, actor, alert_id, unmasked=unmasked, reason=reason),
         )
@@ -221,7 +201,7 @@ def register(app: typer.Typer) -> None:
         user: str = USER,
     ) -> None:
         """分派（或改派）预警给乡镇经办人或村协理员。"""
-        w = _run(
+        w = common.run_as(
             user,
             lambda engine, actor: aw.assign(
                 engine, actor, alert_id, assignee, expected_version=expected_version, reason=reason
@@ -249,7 +229,7 @@ def register(app: typer.Typer) -> None:
                 common.fail("请用 --township 指明乡镇（街道）代码。")
             return aw.assign_open(engine, actor, town, strategy=strategy)
 
-        given = _run(user, act)
+        given = common.run_as(user, act)
         total = sum(given.values())
         common.console.print(
             f"已分派 {total} 条预警"
@@ -275,7 +255,7 @@ def register(app: typer.Typer) -> None:
                 common.fail(f"附件“{path}”不存在或不是文件。")
             files.append((path.name, path.read_bytes()))
         data_dir = common.settings().data_dir
-        v = _run(
+        v = common.run_as(
             user,
             lambda engine, actor: aw.record_verification(
                 engine,
@@ -311,7 +291,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """作出处置决定（每项写明理由），执行并办结预警。"""
         outcomes = _outcomes(outcome, amount or [], recipient, program, from_month)
-        result = _run(
+        result = common.run_as(
             user,
             lambda engine, actor: aw.decide(
                 engine, actor, alert_id, outcomes, expected_version=expected_version
@@ -340,7 +320,7 @@ def register(app: typer.Typer) -> None:
             check(engine, actor, "division", scope, scope)
             return aw.escalate_overdue(engine, actor_name=actor.username, division=scope)
 
-        n = _run(user, act)
+        n = common.run_as(user, act)
         common.console.print(f"已将 {n} 条逾期预警提交县级督办。" if n else "没有需要提交督办的逾期预警。")
 
     @app.command("chain")
@@ -357,7 +337,7 @@ def register(app: typer.Typer) -> None:
                 raise AssertionError  # unreachable: fail() exits
             return household_chain(engine, actor, household_id)
 
-        chain = _run(user, act)
+        chain = common.run_as(user, act)
         t = Table(title=f"救助链：{chain.household_no}（{chain.division_code}）")
         for col in ("时间", "类别", "事项", "内容", "经办人"):
             t.add_column(col)
@@ -378,7 +358,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """动态清零统计：预警数、期限内核查、已帮扶、未办结、逾期、预警到帮扶天数中位数。"""
         day = common.parse_day(as_of) if as_of else None
-        stats = _run(
+        stats = common.run_as(
             user,
             lambda engine, actor: closure_stats(
                 engine, actor, division_code=division, period=period, as_of=day

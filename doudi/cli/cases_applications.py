@@ -8,8 +8,8 @@ someone changed it since, the command is refused with a conflict instead of over
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
-from typing import Any, NoReturn
+from decimal import Decimal
+from typing import Any
 
 import typer
 from rich.table import Table
@@ -19,31 +19,12 @@ from doudi.cases.assessment import EMERGENCY_KINDS, assess_application
 from doudi.cases.economic_check import run_economic_check
 from doudi.cases.labels import PROGRAMS
 from doudi.cli import common
-from doudi.errors import UserFacingError
+from doudi.cli.common import USER, VERSION
 from doudi.registry.codes import RELATIONS
 
 app = typer.Typer(help="救助申请：登记、核对、审核、公示、审核确认。", no_args_is_help=True)
 
-USER = typer.Option(None, "--user", help="以哪个用户的身份办理（默认 DOUDI_ACTOR）")
-VERSION = typer.Option(
-    None, "--expected-version", help="您看到的申请版本号（他人已修改时拒绝保存，避免覆盖）"
-)
 PROGRAM_HELP = "救助项目：" + "、".join(f"{p}（{PROGRAMS[p]}）" for p in apps.APPLICATION_PROGRAMS)
-
-
-def _fail(exc: UserFacingError) -> NoReturn:
-    common.fail_on(exc)
-    raise AssertionError  # unreachable: fail_on exits
-
-
-def _money(value: str | None, option: str) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(value.replace(",", "").replace("元", "").strip())
-    except InvalidOperation:
-        common.fail(f"{option} 应为金额（元），如 1200.50，收到“{value}”。")
-        raise AssertionError from None
 
 
 def _day(value: str | None, option: str) -> dt.date | None:
@@ -59,15 +40,6 @@ def _line(view: apps.ApplicationView) -> str:
         f"申请 {view.id}（{view.household_no}，{view.program_label}）：{view.status_label}；"
         f"办结时限 {view.deadline}{'（已延长）' if view.extended else ''}；版本 {view.version}。"
     )
-
-
-def _run(username: str | None, act: Any) -> Any:
-    engine = common.engine()
-    actor = common.acting_user(engine, username)
-    try:
-        return act(engine, actor)
-    except UserFacingError as exc:
-        _fail(exc)
 
 
 @app.command("submit")
@@ -100,7 +72,7 @@ def submit_cmd(
             emergency=emergency,
         )
 
-    view = _run(user, act)
+    view = common.run_as(user, act)
     common.console.print(_line(view))
     if view.relative_flag:
         common.console.print("注意：该家庭有工作人员近亲属（已备案），须由县级审核。")
@@ -140,7 +112,7 @@ def list_cmd(
     user: str = USER,
 ) -> None:
     """列出管辖范围内的申请（按办结时限排序，姓名和身份号码已脱敏）。"""
-    result: apps.Page = _run(
+    result: apps.Page = common.run_as(
         user,
         lambda engine, actor: apps.list_applications(
             engine,
@@ -165,7 +137,7 @@ def overdue_cmd(
     user: str = USER,
 ) -> None:
     """逾期未办结的申请（超过办结时限，或先行救助后逾期未补齐手续）。"""
-    result: apps.Page = _run(
+    result: apps.Page = common.run_as(
         user,
         lambda engine, actor: apps.overdue_applications(
             engine, actor, today=_day(as_of, "--as-of"), page=page
@@ -185,7 +157,7 @@ def show_cmd(
     user: str = USER,
 ) -> None:
     """申请详情：核对报告、初审建议、公示异议和办理记录。"""
-    d: apps.ApplicationDetail = _run(
+    d: apps.ApplicationDetail = common.run_as(
         user,
         lambda engine, actor: apps.application_detail(
             engine, actor, application_id, unmasked=unmasked, reason=reason
@@ -280,12 +252,12 @@ def check_cmd(
     application_id: int = typer.Argument(..., help="申请编号"), version: int = VERSION, user: str = USER
 ) -> None:
     """家庭经济状况核对：从各部门数据中比对家庭成员的车辆、房产、市场主体、财政供养、养老金和死亡信息。"""
-    view = _run(
+    view = common.run_as(
         user,
         lambda engine, actor: run_economic_check(engine, actor, application_id, expected_version=version),
     )
     common.console.print(_line(view))
-    d: apps.ApplicationDetail = _run(
+    d: apps.ApplicationDetail = common.run_as(
         user, lambda engine, actor: apps.application_detail(engine, actor, application_id)
     )
     if d.economic_check:
@@ -311,23 +283,23 @@ def assess_cmd(
     user: str = USER,
 ) -> None:
     """按申请日的名册数据和核对结果计算是否符合条件及金额，作为初审建议。"""
-    view = _run(
+    view = common.run_as(
         user,
         lambda engine, actor: assess_application(
             engine,
             actor,
             application_id,
             no_able_supporter=no_supporter,
-            rigid_medical=_money(rigid_medical, "--rigid-medical"),
-            rigid_education=_money(rigid_education, "--rigid-education"),
-            rigid_rehabilitation=_money(rigid_rehabilitation, "--rigid-rehabilitation"),
+            rigid_medical=common.parse_money(rigid_medical, "--rigid-medical"),
+            rigid_education=common.parse_money(rigid_education, "--rigid-education"),
+            rigid_rehabilitation=common.parse_money(rigid_rehabilitation, "--rigid-rehabilitation"),
             emergency_kind=emergency_kind,
-            emergency_loss=_money(emergency_loss, "--emergency-loss"),
+            emergency_loss=common.parse_money(emergency_loss, "--emergency-loss"),
             expected_version=version,
         ),
     )
     common.console.print(_line(view))
-    d: apps.ApplicationDetail = _run(
+    d: apps.ApplicationDetail = common.run_as(
         user, lambda engine, actor: apps.application_detail(engine, actor, application_id)
     )
     if d.assessment:
@@ -349,7 +321,7 @@ def review_cmd(
     user: str = USER,
 ) -> None:
     """乡镇审核（审核人不能是登记人或调查核对人；近亲属申请须县级审核）。同意即开始7天公示。"""
-    view = _run(
+    view = common.run_as(
         user,
         lambda engine, actor: apps.review_application(
             engine, actor, application_id, opinion, reason=reason, expected_version=version
@@ -370,7 +342,7 @@ def objection_cmd(
     user: str = USER,
 ) -> None:
     """登记公示期间收到的异议（处理完毕前不能作出决定）。"""
-    objection_id = _run(
+    objection_id = common.run_as(
         user,
         lambda engine, actor: apps.record_objection(
             engine,
@@ -394,7 +366,7 @@ def resolve_cmd(
     user: str = USER,
 ) -> None:
     """处理公示异议：成立的退回重新调查核对，不成立的继续公示。"""
-    view = _run(
+    view = common.run_as(
         user,
         lambda engine, actor: apps.resolve_objection(
             engine, actor, objection_id, upheld=upheld, resolution=resolution, expected_version=version
@@ -414,14 +386,14 @@ def decide_cmd(
     user: str = USER,
 ) -> None:
     """审核确认：公示期满且异议处理完毕后批准（纳入救助对象），或书面说明理由不予批准。"""
-    view = _run(
+    view = common.run_as(
         user,
         lambda engine, actor: apps.decide_application(
             engine,
             actor,
             application_id,
             decision,
-            amount=_money(amount, "--amount"),
+            amount=common.parse_money(amount, "--amount"),
             start_month=start_month,
             reason=reason,
             expected_version=version,
@@ -444,7 +416,7 @@ def extend_cmd(
     user: str = USER,
 ) -> None:
     """延长办结时限（只能延长一次）。"""
-    view = _run(
+    view = common.run_as(
         user,
         lambda engine, actor: apps.extend_deadline(
             engine, actor, application_id, reason=reason, expected_version=version
@@ -461,9 +433,9 @@ def pay_first_cmd(
     user: str = USER,
 ) -> None:
     """急难型临时救助先行救助（本月发放一次），事后补齐手续。"""
-    money = _money(amount, "--amount")
+    money = common.parse_money(amount, "--amount")
     assert money is not None
-    view = _run(
+    view = common.run_as(
         user,
         lambda engine, actor: apps.pay_first(engine, actor, application_id, money, expected_version=version),
     )
@@ -479,7 +451,7 @@ def paperwork_cmd(
     user: str = USER,
 ) -> None:
     """先行救助后补齐手续并审核确认。"""
-    view = _run(
+    view = common.run_as(
         user,
         lambda engine, actor: apps.complete_paperwork(
             engine, actor, application_id, note=note, expected_version=version

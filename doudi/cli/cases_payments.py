@@ -7,9 +7,8 @@ changed the record since, the command is refused with a conflict instead of over
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import Any, NoReturn
 
 import typer
 from rich.table import Table
@@ -19,10 +18,9 @@ from doudi.cases import recipients as rc
 from doudi.cases.labels import PROGRAMS_SHORT, RECIPIENT_STATUSES
 from doudi.cases.payroll_xlsx import export_roll_xlsx
 from doudi.cli import common
+from doudi.cli.common import USER, VERSION
 from doudi.errors import UserFacingError
 
-USER = typer.Option(None, "--user", help="以哪个用户的身份办理（默认 DOUDI_ACTOR）")
-VERSION = typer.Option(None, "--expected-version", help="您看到的版本号（他人已修改时拒绝保存，避免覆盖）")
 PROGRAM_HELP = "救助项目：" + "、".join(f"{k}（{v}）" for k, v in PROGRAMS_SHORT.items())
 
 recipients_app = typer.Typer(
@@ -39,30 +37,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(recipients_app, name="recipients")
     app.add_typer(roll_app, name="roll")
     app.add_typer(reviews_app, name="reviews")
-
-
-def _fail(exc: UserFacingError) -> NoReturn:
-    common.fail_on(exc)
-    raise AssertionError  # unreachable: fail_on exits
-
-
-def _run(username: str | None, act: Any) -> Any:
-    engine = common.engine()
-    actor = common.acting_user(engine, username)
-    try:
-        return act(engine, actor)
-    except UserFacingError as exc:
-        _fail(exc)
-
-
-def _money(value: str | None, option: str) -> Decimal | None:
-    if value is None:
-        return None
-    try:
-        return Decimal(value.replace(",", "").replace("元", "").strip())
-    except InvalidOperation:
-        common.fail(f"{option} 应为金额（元），如 650 或 1200.50，收到“{value}”。")
-        raise AssertionError from None
 
 
 def _yuan(value: Decimal | None) -> str:
@@ -86,7 +60,7 @@ def enrol_registry_cmd(
     try:
         counts = rc.enrol_from_registry(engine, on=day, actor=user or s.actor)
     except UserFacingError as exc:
-        _fail(exc)
+        common.fail_on(exc)
     if not counts.total:
         common.console.print(
             f"没有新增救助对象（已是救助对象的 {counts.skipped_existing:,} 户不再重复纳入）。"
@@ -110,7 +84,7 @@ def list_cmd(
     user: str = USER,
 ) -> None:
     """列出管辖范围内的救助对象（姓名、身份证号已脱敏）。"""
-    result: rc.Page = _run(
+    result: rc.Page = common.run_as(
         user,
         lambda engine, actor: rc.list_recipients(
             engine, actor, program=program, status=status, month=month, page=page
@@ -156,7 +130,7 @@ def show_cmd(
     user: str = USER,
 ) -> None:
     """救助对象详情：待遇变更、复核和台账记录。"""
-    d: rc.RecipientDetail = _run(
+    d: rc.RecipientDetail = common.run_as(
         user,
         lambda engine, actor: rc.recipient_detail(
             engine, actor, recipient_id, unmasked=unmasked, reason=reason
@@ -227,8 +201,8 @@ def change_cmd(
     user: str = USER,
 ) -> None:
     """调整待遇（增发或减发），自指定月份起生效。"""
-    money = _money(amount, "--amount")
-    v = _run(
+    money = common.parse_money(amount, "--amount")
+    v = common.run_as(
         user,
         lambda engine, actor: rc.change_recipient(
             engine,
@@ -255,7 +229,7 @@ def stop_cmd(
     user: str = USER,
 ) -> None:
     """停发救助金，自指定月份起不再发放。"""
-    v = _run(
+    v = common.run_as(
         user,
         lambda engine, actor: rc.stop_recipient(
             engine,
@@ -280,8 +254,8 @@ def phase_out_cmd(
     user: str = USER,
 ) -> None:
     """进入渐退期：继续发放若干个月后停发。"""
-    money = _money(amount, "--amount")
-    v = _run(
+    money = common.parse_money(amount, "--amount")
+    v = common.run_as(
         user,
         lambda engine, actor: rc.start_phase_out(
             engine,
@@ -333,7 +307,7 @@ def generate_cmd(
     user: str = USER,
 ) -> None:
     """生成（或重新生成）某县某月的发放名册。"""
-    s = _run(
+    s = common.run_as(
         user,
         lambda engine, actor: payroll.generate_roll(
             engine, actor, county, period, expected_version=expected_version
@@ -345,14 +319,14 @@ def generate_cmd(
 @roll_app.command("check")
 def check_cmd(roll_id: int = typer.Argument(..., help="发放名册编号"), user: str = USER) -> None:
     """核查发放名册：死亡、重复享受、不在本县、超标准、金额为0。"""
-    s = _run(user, lambda engine, actor: payroll.check_roll(engine, actor, roll_id))
+    s = common.run_as(user, lambda engine, actor: payroll.check_roll(engine, actor, roll_id))
     _print_summary(s)
 
 
 @roll_app.command("show")
 def show_roll_cmd(roll_id: int = typer.Argument(..., help="发放名册编号"), user: str = USER) -> None:
     """发放名册概况。"""
-    _print_summary(_run(user, lambda engine, actor: payroll.roll_summary(engine, actor, roll_id)))
+    _print_summary(common.run_as(user, lambda engine, actor: payroll.roll_summary(engine, actor, roll_id)))
 
 
 @roll_app.command("problems")
@@ -362,7 +336,7 @@ def problems_cmd(
     user: str = USER,
 ) -> None:
     """列出核查发现问题的行（姓名、身份证号已脱敏）。"""
-    result: rc.Page = _run(
+    result: rc.Page = common.run_as(
         user, lambda engine, actor: payroll.roll_lines(engine, actor, roll_id, problems_only=True, page=page)
     )
     t = Table(title=f"核查问题（共 {result.total:,} 行，第 {result.page} 页）")
@@ -393,7 +367,7 @@ def resolve_cmd(
     user: str = USER,
 ) -> None:
     """处理一行核查问题：剔除或保留（须写明意见）。"""
-    s = _run(
+    s = common.run_as(
         user,
         lambda engine, actor: payroll.resolve_line(
             engine, actor, line_id, exclude=exclude, resolution=resolution, expected_version=expected_version
@@ -410,7 +384,7 @@ def confirm_cmd(
     user: str = USER,
 ) -> None:
     """确认发放名册（由生成人以外的县级审核确认人确认；确认后冻结）。"""
-    s = _run(
+    s = common.run_as(
         user,
         lambda engine, actor: payroll.confirm_roll(engine, actor, roll_id, expected_version=expected_version),
     )
@@ -426,7 +400,7 @@ def export_cmd(
     user: str = USER,
 ) -> None:
     """导出发放名册XLSX（默认脱敏）。"""
-    r = _run(
+    r = common.run_as(
         user,
         lambda engine, actor: export_roll_xlsx(engine, actor, roll_id, out, unmasked=unmasked, reason=reason),
     )
@@ -442,7 +416,7 @@ def list_rolls_cmd(
     user: str = USER,
 ) -> None:
     """列出管辖范围内的发放名册。"""
-    rolls = _run(user, lambda engine, actor: payroll.list_rolls(engine, actor, period=period))
+    rolls = common.run_as(user, lambda engine, actor: payroll.list_rolls(engine, actor, period=period))
     t = Table(title="发放名册")
     for col in (
         "编号",
@@ -487,7 +461,7 @@ def due_cmd(
 ) -> None:
     """到期的定期复核任务（逾期在前）。"""
     day = common.parse_day(today, "--today")
-    result: rc.Page = _run(
+    result: rc.Page = common.run_as(
         user,
         lambda engine, actor: reviews.reviews_due(
             engine, actor, within_days=within_days, today=day, page=page
@@ -526,8 +500,8 @@ def record_cmd(
 ) -> None:
     """登记定期复核结论：继续保障、调整待遇或停止保障。"""
     day = common.parse_day(reviewed_on, "--reviewed-on")
-    money = _money(amount, "--amount")
-    r = _run(
+    money = common.parse_money(amount, "--amount")
+    r = common.run_as(
         user,
         lambda engine, actor: reviews.record_review(
             engine,

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -45,7 +48,7 @@ def parse_day(value: str | None, option: str = "--as-of") -> dt.date:
     raise AssertionError  # unreachable: fail() exits
 
 
-def fail(message_zh: str, code: int = 2) -> None:
+def fail(message_zh: str, code: int = 2) -> NoReturn:
     """Print one clear sentence for the user and exit non-zero."""
     err_console.print(f"[bold red]错误：[/]{message_zh}")
     raise typer.Exit(code)
@@ -61,9 +64,39 @@ def acting_user(engine: Engine, username: str | None) -> Actor:
     raise AssertionError  # unreachable: fail() exits
 
 
-def fail_on(exc: UserFacingError) -> None:
+def fail_on(exc: UserFacingError) -> NoReturn:
     """Print the error's Chinese message and its detail lines, and exit non-zero."""
     err_console.print(f"[bold red]错误：[/]{exc.message_zh}")
     for line in exc.details:
         err_console.print(f"  {line}")
     raise typer.Exit(2)
+
+
+# --- shared by the case-work commands --------------------------------------------------------
+
+USER = typer.Option(None, "--user", help="以哪个用户的身份办理（默认 DOUDI_ACTOR）")
+VERSION = typer.Option(
+    None, "--expected-version", help="您看到的版本号（列表和详情中的“版本”；他人已修改时拒绝保存，避免覆盖）"
+)
+R = TypeVar("R")
+
+
+def run_as(username: str | None, act: Callable[[Engine, Actor], R]) -> R:
+    """Run a service call as the acting user; a user-facing error exits with its Chinese message."""
+    eng = engine()
+    actor = acting_user(eng, username)
+    try:
+        return act(eng, actor)
+    except UserFacingError as exc:
+        fail_on(exc)
+
+
+def parse_money(value: str | None, option: str) -> Decimal | None:
+    """An amount in yuan as typed (``1,200.50``, ``650元``), or a clear error."""
+    if value is None:
+        return None
+    try:
+        return Decimal(value.replace(",", "").replace("元", "").strip())
+    except InvalidOperation:
+        fail(f"{option} 应为金额（元），如 650 或 1200.50，收到“{value}”。")
+    raise AssertionError  # unreachable: fail() exits
