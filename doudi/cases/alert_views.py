@@ -28,6 +28,7 @@ from doudi.cases.errors import CaseError
 from doudi.cases.labels import ALERT_STATUSES, OUTCOMES, label
 from doudi.db.models import Alert, AlertDecision, AlertEvidence, AlertWork, CaseEvent, Verification
 from doudi.ids import mask_citizen_id
+from doudi.monitor.rules import SEVERITIES
 
 ALERTS = cast(Table, Alert.__table__)
 WORK = cast(Table, AlertWork.__table__)
@@ -36,7 +37,6 @@ VERIFICATIONS = cast(Table, Verification.__table__)
 DECISIONS = cast(Table, AlertDecision.__table__)
 EVENTS = cast(Table, CaseEvent.__table__)
 
-SEVERITIES: dict[str, str] = {"red": "红色", "orange": "橙色", "yellow": "黄色"}
 
 # Alert events of the ledger and their labels (the lead merges these into doudi.cases.labels).
 ALERT_EVENTS: dict[str, str] = {

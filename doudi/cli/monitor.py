@@ -10,13 +10,11 @@ from rich.table import Table
 from doudi.cli import common
 from doudi.monitor.alerts import alert_summary
 from doudi.monitor.report import write_reports
-from doudi.monitor.rules import RuleError
+from doudi.monitor.rules import SEVERITIES, RuleError
 from doudi.monitor.run import MonitorError, MonitorResult, run_monitor
 from doudi.periods import Period, PeriodError
 
 app = typer.Typer(help="动态监测：按月比对部门数据、按规则生成预警、输出预警清单。", no_args_is_help=True)
-
-SEVERITY_LABELS = {"red": "红色", "orange": "橙色", "yellow": "黄色"}
 
 
 def _period(value: str) -> str:
@@ -43,7 +41,7 @@ def print_result(result: MonitorResult) -> None:
         t.add_row(
             row["rule_id"],
             row["title"],
-            SEVERITY_LABELS.get(row["severity"], row["severity"]),
+            SEVERITIES.get(row["severity"], row["severity"]),
             f"{row['alerts']:,}",
             f"{row['discovery']:,}",
         )
@@ -114,7 +112,7 @@ def report_cmd(
         rows = [r for r in summary.to_pylist() if r["severity"] == sev]
         if rows:
             t.add_row(
-                SEVERITY_LABELS[sev],
+                SEVERITIES[sev],
                 f"{sum(r['alerts'] for r in rows):,}",
                 f"{sum(r['new'] for r in rows):,}",
                 f"{sum(r['discovery'] for r in rows):,}",
