@@ -47,6 +47,21 @@ class Settings(BaseSettings):
         description="Name recorded in the audit log for command-line actions (the operator's account).",
     )
 
+    session_hours: int = Field(
+        default=8, description="How long a web sign-in lasts (hours) before the user must sign in again."
+    )
+    login_max_failures: int = Field(
+        default=5,
+        description="Failed sign-ins of one account (or 4x that from one client) within the lockout window that lock it.",
+    )
+    login_lockout_minutes: int = Field(
+        default=15,
+        description="The window of failed sign-ins counted, and how long a lockout lasts (minutes).",
+    )
+    max_upload_mb: int = Field(
+        default=200, description="Largest file accepted by web and API uploads (feeds, attachments), in MB."
+    )
+
     @property
     def sqlalchemy_url(self) -> str:
         """The database URL in force, defaulting to the SQLite file in the data dir."""

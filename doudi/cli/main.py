@@ -8,6 +8,7 @@ import typer
 
 from doudi.cli import cases, db, feeds, monitor, params, programs, registry, rules, users
 from doudi.cli.demo import demo_cmd
+from doudi.cli.serve import serve_cmd
 from doudi.settings import Settings
 
 app = typer.Typer(
@@ -23,6 +24,7 @@ app.add_typer(registry.app, name="registry")
 app.add_typer(rules.app, name="rules")
 app.add_typer(users.app, name="users")
 app.command("demo")(demo_cmd)
+app.command("serve")(serve_cmd)
 
 
 @app.callback()

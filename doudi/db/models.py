@@ -652,3 +652,50 @@ class PeriodicReview(Base):
     reason: Mapped[str] = mapped_column(Text)
     reviewed_by: Mapped[str] = mapped_column(String(60))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+# --- web sessions and API tokens -------------------------------------------------------------
+
+
+class WebSession(Base):
+    """A signed-in browser: the cookie holds a random token, the table only its SHA-256."""
+
+    __tablename__ = "web_sessions"
+    token_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class LoginAttempt(Base):
+    """Every sign-in attempt, for throttling and lockout (and the administrators' review)."""
+
+    __tablename__ = "login_attempts"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(60))
+    client: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    ok: Mapped[bool] = mapped_column(Boolean)
+
+    __table_args__ = (
+        Index("ix_login_attempts_username", "username", "at"),
+        Index("ix_login_attempts_client", "client", "at"),
+    )
+
+
+class ApiToken(Base):
+    """A department system's API token: which feed kinds it may push (and read the status of).
+
+    Only the SHA-256 of the token is kept; the token itself is shown once when created."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    feed_kinds: Mapped[str] = mapped_column(Text)
+    username: Mapped[str | None] = mapped_column(String(60))
+    created_by: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

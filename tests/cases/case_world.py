@@ -37,6 +37,7 @@ from doudi.registry.importer import import_roster_table
 
 AS_OF = dt.date(2026, 10, 1)
 RAISED = dt.datetime(2026, 12, 1, 9, 30)
+PASSWORD = "correct horse battery staple"
 PERIOD = "2026-11"
 
 USERS: dict[str, tuple[str, str]] = {
@@ -90,8 +91,13 @@ def _rows() -> list[dict[str, Any]]:
     )
 
 
-def build_world(engine: Engine, *, with_alerts: bool = True) -> World:
-    """Load the registry, create the staff and (by default) raise one alert per household."""
+def build_world(
+    engine: Engine, *, with_alerts: bool = True, passwords: tuple[str, ...] = ("worker1",)
+) -> World:
+    """Load the registry, create the staff and (by default) raise one alert per household.
+
+    Accounts named in ``passwords`` can sign in with :data:`PASSWORD` (argon2 takes ~0.1 s a
+    hash, so only the accounts a test signs in as get one)."""
     rows = _rows()
     import_roster_table(
         engine,
@@ -110,8 +116,7 @@ def build_world(engine: Engine, *, with_alerts: bool = True) -> World:
             display_name=username,
             role=role,
             division_code=division,
-            # argon2 takes ~0.1 s a hash: only the account the login tests use gets a password.
-            password="correct horse battery staple" if username == "worker1" else None,
+            password=PASSWORD if username in passwords else None,
             created_by="tester",
         )
         actors[username] = info.actor()
@@ -185,4 +190,4 @@ def raise_alerts(
         }
 
 
-__all__ = ["AS_OF", "PERIOD", "RAISED", "USERS", "World", "build_world", "citizen_id", "raise_alerts"]
+__all__ = ["AS_OF", "PASSWORD", "PERIOD", "RAISED", "USERS", "World", "build_world", "citizen_id", "raise_alerts"]

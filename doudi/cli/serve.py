@@ -1,0 +1,32 @@
+"""``doudi serve``: the web application and API with uvicorn."""
+
+from __future__ import annotations
+
+import typer
+
+from doudi.cli import common
+
+
+def serve_cmd(
+    host: str = typer.Option("127.0.0.1", "--host", help="监听地址（生产环境放在反向代理之后）"),
+    port: int = typer.Option(8000, "--port", help="端口"),
+    workers: int = typer.Option(1, "--workers", help="工作进程数（PostgreSQL 时可多于1个）"),
+) -> None:
+    """启动网页和接口服务（默认 SQLite；设置 DOUDI_DATABASE_URL 使用 PostgreSQL）。"""
+    import uvicorn
+
+    s = common.settings()
+    common.engine(s).dispose()  # migrate first, once, before any worker starts
+    if workers > 1 and not s.sqlalchemy_url.startswith("postgresql"):
+        common.fail("SQLite 只支持单个工作进程；多个工作进程请使用 PostgreSQL（DOUDI_DATABASE_URL）。")
+    common.console.print(f"兜底服务已启动：http://{host}:{port}/ （Ctrl+C 停止）")
+    uvicorn.run(
+        "doudi.web.app:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+        log_level="info",
+    )

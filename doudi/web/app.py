@@ -1,0 +1,149 @@
+"""The FastAPI application: pages, API, security headers, error pages.
+
+``create_app(settings)`` builds one app on the configured database; ``doudi serve`` runs it
+with uvicorn. Every route is registered from a module of :mod:`doudi.web.routes` (one per
+resource) and guarded by :mod:`doudi.web.deps`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+
+from doudi.db.engine import make_engine
+from doudi.errors import UserFacingError
+from doudi.settings import Settings, get_settings
+from doudi.web import routes
+from doudi.web.render import page
+
+log = logging.getLogger("doudi.web")
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+STATUS = {
+    "not_found": 404,
+    "forbidden": 403,
+    "csrf_failed": 403,
+    "conflict": 409,
+    "login_required": 401,
+    "too_large": 413,
+    "locked": 429,
+}
+
+
+class SecurityHeaders(BaseHTTPMiddleware):
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        h = response.headers
+        h["Content-Security-Policy"] = CSP
+        h["X-Content-Type-Options"] = "nosniff"
+        h["X-Frame-Options"] = "DENY"
+        h["Referrer-Policy"] = "no-referrer"
+        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        h["Cross-Origin-Opener-Policy"] = "same-origin"
+        if not request.url.path.startswith("/static/"):
+            h["Cache-Control"] = "no-store"
+        if request.url.scheme == "https":
+            h["Strict-Transport-Security"] = "max-age=31536000"
+        return response
+
+
+class UploadLimit(BaseHTTPMiddleware):
+    """Refuse a request body over ``max_upload_mb`` before reading it."""
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        limit = request.app.state.settings.max_upload_mb * 1024 * 1024
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit:
+            return _error(
+                request,
+                UserFacingError(
+                    "too_large",
+                    f"request body of {length} bytes over the {limit}-byte limit",
+                    f"上传的文件超过 {limit // (1024 * 1024)} MB，请分批或压缩后再上传。",
+                ),
+            )
+        return await call_next(request)
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error(request: Request, exc: UserFacingError) -> Response:
+    status = STATUS.get(exc.code, 400)
+    if wants_json(request):
+        return JSONResponse(
+            {"code": exc.code, "message": exc.message_zh, "details": exc.details}, status_code=status
+        )
+    if exc.code == "login_required":
+        target = request.url.path
+        return RedirectResponse(f"/login?next={target}" if target not in ("/", "/login") else "/login", 303)
+    if request.headers.get("hx-request") == "true":
+        response = page(request, "_flash.html", status_code=200, message=exc.message_zh, details=exc.details)
+        response.headers["HX-Retarget"] = "#flash"
+        response.headers["HX-Reswap"] = "innerHTML"
+        return response
+    return page(request, "error.html", status_code=status, message=exc.message_zh, details=exc.details)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="兜底 Doudi API",
+        version="1",
+        docs_url="/api/docs",
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = make_engine(settings.sqlalchemy_url)
+    app.add_middleware(UploadLimit)
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")
+
+    @app.exception_handler(UserFacingError)
+    async def user_facing(request: Request, exc: UserFacingError) -> Response:
+        if exc.code not in ("not_found", "login_required"):
+            log.info("request refused: %s %s: %s", request.method, request.url.path, exc)
+        return _error(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        details = [
+            f"{'.'.join(str(p) for p in e.get('loc', ())[1:])}: {e.get('msg', '')}" for e in exc.errors()
+        ]
+        return _error(
+            request,
+            UserFacingError(
+                "invalid_request", "invalid request", "请求的内容不完整或格式不正确。", details=details
+            ),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: ("not_found", "页面不存在。"), 405: ("method_not_allowed", "不支持这种请求方式。")}
+        code, zh = messages.get(exc.status_code, ("http_error", "请求无法处理。"))
+        response = _error(request, UserFacingError(code, str(exc.detail), zh))
+        response.status_code = exc.status_code
+        return response
+
+    for router in routes.all_routers():
+        app.include_router(router)
+    return app
+
+
+def app_factory() -> Any:
+    """For ``uvicorn --factory doudi.web.app:app_factory`` (each worker builds its own app)."""
+    return create_app()
