@@ -190,4 +190,14 @@ def raise_alerts(
         }
 
 
-__all__ = ["AS_OF", "PASSWORD", "PERIOD", "RAISED", "USERS", "World", "build_world", "citizen_id", "raise_alerts"]
+__all__ = [
+    "AS_OF",
+    "PASSWORD",
+    "PERIOD",
+    "RAISED",
+    "USERS",
+    "World",
+    "build_world",
+    "citizen_id",
+    "raise_alerts",
+]

@@ -27,9 +27,9 @@ def test_sign_in_sets_a_protected_cookie_and_shows_the_dashboard(settings: Setti
         "/login", data={"username": "worker1", "password": PASSWORD, "csrf_token": token, "next": "/alerts"}
     )
     assert r.status_code == 303 and r.headers["location"] == "/alerts"
-    cookie = [v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("doudi_session=")][
-        0
-    ]
+    cookie = next(
+        v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("doudi_session=")
+    )
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie  # plain http here
     home = c.get("/")
     assert home.status_code == 200 and "工作台" in home.text and "worker1" in home.text
