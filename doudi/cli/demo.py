@@ -178,6 +178,10 @@ def print_casework(work: DemoCasework, period: str) -> None:
         t.add_row(a.username, ROLES[a.role].label, a.division_code)
     common.console.print(t)
     common.console.print(
+        "网页：[bold]doudi serve[/] 后打开 http://127.0.0.1:8000/ ，用上表任一账号登录"
+        "（./scripts/demo.sh 会自动启动）。"
+    )
+    common.console.print(
         "试一试：[bold]doudi cases inbox --user demo.worker[/]（乡镇预警待办），"
         f"[bold]doudi cases roll show {work.roll.id} --user demo.county[/]（本县发放名册），"
         "[bold]doudi cases stats --user demo.analyst[/]。"
