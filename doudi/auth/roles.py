@@ -73,6 +73,8 @@ PERMISSIONS: dict[str, tuple[str, frozenset[str]]] = {
     "roll.generate": ("生成和核查发放名册", frozenset({"county_reviewer"})),
     "roll.confirm": ("确认发放名册", frozenset({"county_reviewer"})),
     "roll.export": ("导出发放名册", frozenset({"county_reviewer", "provincial_analyst"})),
+    "feed.load": ("上传部门数据、下载未通过校验的数据", frozenset({"provincial_analyst", "admin"})),
+    "simulation.run": ("运行政策调整测算", frozenset({"provincial_analyst", "admin"})),
     "user.manage": ("管理用户", frozenset({"admin"})),
     "audit.view": ("查看审计日志", frozenset({"admin"})),
 }
