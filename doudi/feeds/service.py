@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -491,12 +491,28 @@ def active_loads(
 
 
 def list_loads(
-    conn: Connection, *, period: str | None = None, kind: str | None = None
+    conn: Connection,
+    *,
+    period: str | None = None,
+    kind: str | None = None,
+    kinds: Sequence[str] | None = None,
+    limit: int | None = None,
 ) -> list[FeedLoadResult]:
-    """Manifest rows, newest first, optionally of one period and/or kind."""
+    """Manifest rows, newest first, optionally of one period and/or kind, or of ``kinds`` (an
+    API token's), at most ``limit`` of them."""
     query = select(_TABLE).order_by(FeedLoad.id.desc())
     if period is not None:
         query = query.where(FeedLoad.period == period)
     if kind is not None:
         query = query.where(FeedLoad.kind == kind)
+    if kinds is not None:
+        query = query.where(FeedLoad.kind.in_(list(kinds)))
+    if limit is not None:
+        query = query.limit(limit)
     return [FeedLoadResult.from_row(r) for r in conn.execute(query).all()]
+
+
+def get_load(conn: Connection, load_id: int) -> FeedLoadResult | None:
+    """One manifest row, or None."""
+    row = conn.execute(select(_TABLE).where(FeedLoad.id == load_id)).first()
+    return FeedLoadResult.from_row(row) if row is not None else None
