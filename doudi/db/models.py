@@ -142,6 +142,8 @@ class PersonVersion(Base):
     __table_args__ = (
         Index("ix_person_versions_person", "person_id", "valid_to"),
         Index("ix_person_versions_household", "household_id", "valid_to"),
+        # Household search by name (web): text_pattern_ops serves = and a LIKE prefix in any collation.
+        Index("ix_person_versions_name", "name", postgresql_ops={"name": "text_pattern_ops"}),
     )
 
 
@@ -324,6 +326,8 @@ class Alert(Base):
         Index("ix_alerts_county", "county_code", "status"),
         # The township inbox: open alerts (closed_at IS NULL) by due date.
         Index("ix_alerts_inbox", "township_code", "closed_at", "due_date"),
+        # A household's alerts (household file and assistance chain).
+        Index("ix_alerts_household", "household_id"),
     )
 
 
@@ -460,6 +464,8 @@ class Verification(Base):
     recorded_by: Mapped[str] = mapped_column(String(60))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
+    __table_args__ = (Index("ix_verifications_household", "household_id"),)
+
 
 class AlertDecision(Base):
     """One outcome of the decision on an alert (an alert may lead to several: a referral and
@@ -476,6 +482,8 @@ class AlertDecision(Base):
     recipient_id: Mapped[int | None] = mapped_column(BigInteger)
     decided_by: Mapped[str] = mapped_column(String(60))
     decided_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_alert_decisions_household", "household_id"),)
 
 
 class Application(Base):
@@ -652,6 +660,8 @@ class PeriodicReview(Base):
     reason: Mapped[str] = mapped_column(Text)
     reviewed_by: Mapped[str] = mapped_column(String(60))
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_periodic_reviews_household", "household_id"),)
 
 
 # --- web sessions and API tokens -------------------------------------------------------------
