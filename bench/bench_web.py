@@ -19,6 +19,9 @@
    with every client's next request sent as soon as the previous one is answered (``--clients``
    requests always in flight: the hardest reading of "50 concurrent clients"); ``1000`` gives
    each client a pause of 0.5–1.5 s between pages (people reading a page before the next click).
+   Before them, on the same server, the baseline: the same clients on GET /healthz with no pause
+   (the app, its middlewares and uvicorn; no session, no database, no template) — the floor any
+   page stands on, on this machine (``--no-baseline`` skips it).
 
 Why an asyncio client of our own rather than locust: no new dependency (httpx2 is in the test
 extra); each request is timed exactly (locust rounds response times above 100 ms to two
@@ -305,12 +308,15 @@ class Bench:
         try:
             ready = server.wait_ready()
             self.log(f"server {server.url} ({a.workers} workers) ready in {ready:.1f} s")
-            for think in a.think_ms:
+            runs = [(f"load think {t:g} ms", a.pages, t) for t in a.think_ms]
+            if a.baseline:
+                runs.insert(0, ("baseline healthz", "healthz", 0.0))
+            for name, pages, think in runs:
                 cmd = [sys.executable, str(Path(__file__).with_name("web_load.py")), str(self.plan)]
-                cmd += ["--url", server.url, "--clients", str(a.clients), "--pages", a.pages]
+                cmd += ["--url", server.url, "--clients", str(a.clients), "--pages", pages]
                 cmd += ["--duration", str(a.duration), "--max-requests", str(a.max_requests)]
                 cmd += ["--think-ms", str(think), "--seed", str(a.seed), "--server-pid", str(server.proc.pid)]
-                run = self.measure(f"load think {think:g} ms", cmd, clean_env(None))
+                run = self.measure(name, cmd, clean_env(None))
                 run.extra["command"] = " ".join(["python", "bench/web_load.py", *cmd[3:]])
         finally:
             server.stop()
@@ -451,6 +457,12 @@ def main() -> None:
         type=lambda v: [float(x) for x in v.split(",")],
         default=[0.0, 1000.0],
         help="pause between a client's requests, one timed run per value (default 0,1000)",
+    )
+    parser.add_argument(
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the baseline run (GET /healthz, think 0: the app's floor without session or database)",
     )
     parser.add_argument(
         "--source", default=None, metavar="REV", help="measure the package as committed at REV"

@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 HIDDEN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-PAGES = ("alerts", "search", "detail", "dashboard")
+PAGES = ("alerts", "search", "detail", "dashboard", "healthz")
 
 
 # --- CPU accounting from /proc ---------------------------------------------------------------
@@ -163,6 +163,8 @@ class Client:
                 r = await self.http.get("/alerts")
             elif page == "dashboard":
                 r = await self.http.get("/")
+            elif page == "healthz":  # the floor: app and middlewares, no session, no database
+                r = await self.http.get("/healthz")
             elif page == "detail":
                 r = await self.http.get(f"/households/{self._household()['id']}")
             elif page == "search":
