@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from doudi.cli import cases, db, feeds, monitor, params, programs, registry, rules, users
+from doudi.cli import cases, db, feeds, monitor, params, programs, registry, rules, tokens, users
 from doudi.cli.demo import demo_cmd
 from doudi.cli.serve import serve_cmd
 from doudi.settings import Settings
@@ -22,6 +22,7 @@ app.add_typer(params.app, name="params")
 app.add_typer(programs.app, name="programs")
 app.add_typer(registry.app, name="registry")
 app.add_typer(rules.app, name="rules")
+app.add_typer(tokens.app, name="tokens")
 app.add_typer(users.app, name="users")
 app.command("demo")(demo_cmd)
 app.command("serve")(serve_cmd)
