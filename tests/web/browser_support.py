@@ -43,6 +43,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
     "--font-render-hinting=none",
+    "--lang=zh-CN",
 ]
 # A laptop: the guides' pictures are taken at this size (phones get their own pictures).
 LAPTOP: ViewportSize = {"width": 1280, "height": 800}

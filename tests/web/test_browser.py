@@ -27,6 +27,9 @@ from case_world import World, build_world, raise_alerts
 from playwright.sync_api import Browser, ViewportSize, expect, sync_playwright
 from sqlalchemy import Engine
 
+from doudi.cases import applications as apps
+from doudi.cases.assessment import assess_application
+from doudi.cases.economic_check import run_economic_check
 from doudi.settings import Settings
 
 VILLAGES = {
@@ -116,3 +119,47 @@ def test_sign_in_and_dashboard_in_chinese(site: Site) -> None:
         fonts = _fonts_of(s, "h1")
         assert any(CJK_FONT.search(f) for f in fonts), f"Chinese drawn without a CJK font: {fonts}"
         s.shot("township-dashboard")
+
+
+def _application_after_notice(site: Site, household: str = "N003") -> int:
+    """A 低保 application of ``household`` taken by worker1 20 days ago, checked and assessed,
+    approved at the township review by checker1 and publicly noticed: its notice is over, so
+    the county can approve it today."""
+    world, engine = site.world, site.engine
+    start = dt.datetime.now().replace(hour=10, minute=0, second=0, microsecond=0) - dt.timedelta(days=20)
+    app_id = apps.submit_application(
+        engine, world["worker1"], world.households[household], "dibao", note="家庭收入低", now=start
+    ).id
+    run_economic_check(engine, world["worker1"], app_id, now=start + dt.timedelta(days=1))
+    assess_application(engine, world["worker1"], app_id, now=start + dt.timedelta(days=1, hours=1))
+    apps.review_application(engine, world["checker1"], app_id, "approve", now=start + dt.timedelta(days=2))
+    return app_id
+
+
+def test_county_reviewer_approves_an_application(site: Site) -> None:
+    app_id = _application_after_notice(site)
+    with site.tab() as s:
+        page = sign_in(s, "county1")
+        page.get_by_role("navigation").get_by_role("link", name="申请", exact=True).click()
+        expect(page.get_by_role("heading", name="救助申请")).to_be_visible()
+        page.get_by_label("状态").select_option("notice")
+        page.get_by_role("button", name="筛选").click()
+        row = page.locator("tbody tr").filter(has_text="N003")
+        expect(row).to_contain_text("公示中")
+        s.shot("county-application-list", full_page=False)
+        row.get_by_role("link", name=str(app_id), exact=True).click()
+        page.wait_for_url(re.compile(rf"/applications/{app_id}$"))
+        card = page.locator("#application")
+        expect(card).to_contain_text("公示中")
+        expect(page.locator("#assessment")).to_contain_text("符合")
+        decide = page.locator("form[action$='/decide']")
+        expect(decide).to_contain_text("公示期已满")
+        s.shot("county-application")
+        decide.get_by_label("批准", exact=True).check()
+        decide.get_by_role("button", name="提交决定").click()
+        expect(card.locator(".badge").first).to_have_text("已批准")
+        expect(card).to_contain_text("批准金额")
+        expect(page.locator("#events")).to_contain_text("审核确认")
+        assert s.console.dialogs == ["确认提交审核确认决定？"]
+        s.shot("county-application-approved", full_page=False)
+    assert apps.scoped_row(site.engine, site.world["county1"], app_id).status == "approved"
