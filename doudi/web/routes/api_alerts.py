@@ -19,7 +19,7 @@ from doudi.auth import Actor
 from doudi.cases.alert_views import MAX_PAGE_SIZE, alert_detail, inbox
 from doudi.monitor.rules import ID_PATTERN
 from doudi.web.deps import engine_of
-from doudi.web.routes.api_common import ERRORS, MAX_BIGINT, MAX_PAGE, PREFIX
+from doudi.web.routes.api_common import ERRORS, MAX_BIGINT, MAX_PAGE, PREFIX, Timestamp
 from doudi.web.tokens import api_reader
 
 api = APIRouter(prefix=f"{PREFIX}/alerts", tags=["预警"], responses=ERRORS)
@@ -46,12 +46,12 @@ class AlertOut(_Out):
     division_code: str
     status: str = Field(description="open 待分派、assigned 已分派、verified 已核查、closed 已办结")
     status_label: str
-    raised_at: dt.datetime
+    raised_at: Timestamp
     due_date: dt.date = Field(description="核查期限")
-    closed_at: dt.datetime | None
+    closed_at: Timestamp | None
     assignee: str | None
-    verified_at: dt.datetime | None
-    escalated_at: dt.datetime | None
+    verified_at: Timestamp | None
+    escalated_at: Timestamp | None
     version: int
     days_left: int = Field(description="距核查期限的天数（负数：已逾期）")
     overdue: bool
@@ -69,11 +69,11 @@ class WorkOut(_Out):
     status: str
     status_label: str
     assignee: str | None
-    assigned_at: dt.datetime | None
-    verified_at: dt.datetime | None
-    decided_at: dt.datetime | None
-    helped_at: dt.datetime | None
-    escalated_at: dt.datetime | None
+    assigned_at: Timestamp | None
+    verified_at: Timestamp | None
+    decided_at: Timestamp | None
+    helped_at: Timestamp | None
+    escalated_at: Timestamp | None
     version: int
 
 
@@ -96,7 +96,7 @@ class AttachmentOut(_Out):
     size: int
     media_type: str
     uploaded_by: str
-    uploaded_at: dt.datetime
+    uploaded_at: Timestamp
 
 
 class VerificationOut(_Out):
@@ -106,7 +106,7 @@ class VerificationOut(_Out):
     met: str
     findings: str
     recorded_by: str
-    recorded_at: dt.datetime
+    recorded_at: Timestamp
     attachments: list[AttachmentOut]
 
 
@@ -119,7 +119,7 @@ class DecisionOut(_Out):
     application_id: int | None
     recipient_id: int | None
     decided_by: str
-    decided_at: dt.datetime
+    decided_at: Timestamp
 
 
 class EventOut(BaseModel):
@@ -129,7 +129,7 @@ class EventOut(BaseModel):
     from_status: str | None
     to_status: str | None
     actor: str
-    at: dt.datetime
+    at: Timestamp
     reason: str | None
     data: dict[str, Any]
 
@@ -156,9 +156,9 @@ class AlertDetailOut(_Out):
     county_code: str
     period_first: str
     period_last: str
-    raised_at: dt.datetime
+    raised_at: Timestamp
     due_date: dt.date
-    closed_at: dt.datetime | None
+    closed_at: Timestamp | None
     closed_reason: str | None
     status: str
     version: int

@@ -8,11 +8,12 @@ in one shape, ``{"code", "message", "details"}`` (the app's handlers turn every
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from doudi.auth.roles import ROLES
 from doudi.web.tokens import Principal, api_principal
@@ -22,6 +23,15 @@ MAX_INT = 2_147_483_647
 """Largest id of an INTEGER key (larger path ids are a 400, not a database error)."""
 MAX_BIGINT = 9_223_372_036_854_775_807
 MAX_PAGE = 1_000_000
+
+
+def _zoned(value: dt.datetime) -> dt.datetime:
+    return value.astimezone() if value.tzinfo is None else value
+
+
+Timestamp = Annotated[dt.datetime, AfterValidator(_zoned)]
+"""A moment as the API gives it: RFC 3339 with the offset. The database holds the server's local
+time without a zone; the API says which zone that is."""
 
 
 class ErrorOut(BaseModel):

@@ -10,7 +10,6 @@ and both are written to the audit log.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import tempfile
 from pathlib import Path
@@ -27,12 +26,20 @@ from doudi.feeds.reader import FeedError
 from doudi.feeds.service import FeedLoadResult, contract_for, list_loads, load_feed, parse_period
 from doudi.settings import Settings
 from doudi.web.deps import engine_of, settings_of
-from doudi.web.routes.api_common import ERRORS, MAX_INT, PREFIX, ErrorOut, error_response
+from doudi.web.routes.api_common import ERRORS, MAX_INT, PREFIX, ErrorOut, Timestamp, error_response
 from doudi.web.tokens import Principal, check_push, feed_client, quarantine_of, token_load
 
 STATUS_LABELS = {"active": "在用", "superseded": "已被替换", "failed": "失败", "running": "载入中"}
 _CHUNK = 1 << 20
 _BEFORE_LOAD = frozenset({"unknown_kind", "bad_period", "file_missing"})
+
+# The kinds and the period format are documented in the schema but checked by the feed service,
+# whose messages say in Chinese what a valid value looks like (unknown_kind, bad_period).
+KIND_SCHEMA: dict[str, Any] = {"enum": sorted(default_contracts()), "examples": ["medical"]}
+PERIOD_SCHEMA: dict[str, Any] = {
+    "pattern": r"^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])$",
+    "examples": ["2026-11"],
+}
 
 api = APIRouter(prefix=f"{PREFIX}/feeds", tags=["数据报送"], responses=ERRORS)
 
@@ -83,8 +90,8 @@ class LoadOut(BaseModel):
     superseded_by: int | None
     change: dict[str, Any] | None = Field(description="更正后重新提交时：新增、删除、修改、未变的行数")
     error: ErrorOut | None = Field(description="失败的原因")
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
+    started_at: Timestamp | None
+    finished_at: Timestamp | None
     unchanged: bool = Field(False, description="文件与本期在用的数据完全相同，未做任何改动")
 
 
@@ -228,8 +235,16 @@ def _failed(exc: FeedError) -> JSONResponse:
 def upload(
     request: Request,
     file: UploadFile = File(..., description="CSV（UTF-8 / GBK）、XLSX、Parquet 或 JSON Lines"),
-    kind: str = Form(..., max_length=40, description="数据类别，如 medical"),
-    period: str = Form(..., max_length=20, description="数据所属期间（年-月），如 2026-11"),
+    kind: str = Form(
+        ..., min_length=1, max_length=40, description="数据类别，如 medical", json_schema_extra=KIND_SCHEMA
+    ),
+    period: str = Form(
+        ...,
+        min_length=1,
+        max_length=20,
+        description="数据所属期间（年-月），如 2026-11",
+        json_schema_extra=PERIOD_SCHEMA,
+    ),
     principal: Principal = Depends(feed_client),
 ) -> Response:
     """Load one file for a kind and period: validated against the kind's contract, the rows
@@ -258,8 +273,10 @@ def upload(
 @api.get("/loads", response_model=list[LoadOut], summary="载入记录")
 def loads(
     request: Request,
-    kind: str | None = Query(None, max_length=40, description="只列出这一类"),
-    period: str | None = Query(None, max_length=20, description="只列出这一期（年-月）"),
+    kind: str | None = Query(None, max_length=40, description="只列出这一类", json_schema_extra=KIND_SCHEMA),
+    period: str | None = Query(
+        None, max_length=20, description="只列出这一期（年-月）", json_schema_extra=PERIOD_SCHEMA
+    ),
     limit: int = Query(100, ge=1, le=1000),
     principal: Principal = Depends(feed_client),
 ) -> list[LoadOut]:
@@ -267,8 +284,10 @@ def loads(
     if period is not None:
         period = str(parse_period(period))
     allowed = principal.token.feed_kinds
-    if kind is not None and kind not in allowed:
-        return []
+    if kind is not None:
+        contract_for(kind)
+        if kind not in allowed:
+            return []
     with engine_of(request).connect() as conn:
         rows = list_loads(conn, period=period, kind=kind, kinds=allowed, limit=limit)
     return [_load_out(r) for r in rows]
