@@ -25,6 +25,7 @@ from doudi.registry.codes import RELATIONS
 from doudi.web.deps import actor_with, csrf_protect, engine_of
 from doudi.web.render import page
 from doudi.web.routes.case_forms import (
+    at_own_url,
     day,
     done,
     may,
@@ -185,6 +186,11 @@ def _detail(request: Request, actor: Actor, application_id: int, *, reason: str 
                 described[name] = params[name].description
             except KeyError:
                 described[name] = name
+    values: list[tuple[str, object]] = []
+    if detail.assessment:
+        given = detail.assessment.get("explanation", {}).get("values", {})
+        values = [(VALUE_LABELS[k], given[k]) for k in VALUE_LABELS if k in given]
+        values += [(k, v) for k, v in given.items() if k not in VALUE_LABELS]
     a = detail.application
     open_objections = [o for o in detail.objections if o.status == "open"]
     return page(
@@ -199,7 +205,7 @@ def _detail(request: Request, actor: Actor, application_id: int, *, reason: str 
         open_objections=open_objections,
         can_approve=a.status == "notice" and a.paid_first_at is None,
         notice_over=bool(a.notice_end and ledger.now().date() >= a.notice_end),
-        value_labels=VALUE_LABELS,
+        values=values,
         finding_labels=FINDING_LABELS,
         input_labels=INPUT_LABELS,
         param_labels=described,
@@ -214,7 +220,7 @@ def _detail(request: Request, actor: Actor, application_id: int, *, reason: str 
 
 @router.get("/applications/{application_id}")
 def application_page(application_id: int, request: Request, actor: Actor = Depends(VIEW)) -> Response:
-    return _detail(request, actor, application_id)
+    return at_own_url(request, _detail(request, actor, application_id))
 
 
 @router.post("/applications/{application_id}/unmask")

@@ -13,7 +13,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 
 from fastapi import Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from doudi.auth import Actor, can
 from doudi.cases.errors import CaseError
@@ -62,6 +62,15 @@ def may(actor: Actor) -> dict[str, bool]:
 def done(url: str, ok: str) -> RedirectResponse:
     """Back to the object's page after a change (post/redirect/get)."""
     return RedirectResponse(f"{url}?ok={ok}", status_code=303)
+
+
+def at_own_url(request: Request, response: Response) -> Response:
+    """An object's page tells HTMX its address: the forms posting to a step do not push
+    their action into the history (an error leaves the address alone), and after the
+    redirect the address bar shows the object's page (without ``?ok=``)."""
+    if request.headers.get("hx-request") == "true":
+        response.headers["HX-Replace-Url"] = request.url.path
+    return response
 
 
 def ok_message(request: Request) -> str | None:

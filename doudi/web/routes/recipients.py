@@ -18,6 +18,7 @@ from doudi.periods import Period
 from doudi.web.deps import actor_with, csrf_protect, engine_of
 from doudi.web.render import page
 from doudi.web.routes.case_forms import (
+    at_own_url,
     done,
     may,
     money,
@@ -131,7 +132,9 @@ def detail_context(
 
 @router.get("/recipients/{recipient_id}")
 def recipient_page(recipient_id: int, request: Request, actor: Actor = Depends(VIEW)) -> Response:
-    return page(request, "recipients/detail.html", **detail_context(request, actor, recipient_id))
+    return at_own_url(
+        request, page(request, "recipients/detail.html", **detail_context(request, actor, recipient_id))
+    )
 
 
 @router.post("/recipients/{recipient_id}/unmask")

@@ -23,7 +23,7 @@ from doudi.cases.payroll_xlsx import export_roll_xlsx, title
 from doudi.periods import Period
 from doudi.web.deps import actor_with, csrf_protect, engine_of
 from doudi.web.render import page
-from doudi.web.routes.case_forms import done, may, ok_message, page_number, text_or_none, version
+from doudi.web.routes.case_forms import at_own_url, done, may, ok_message, page_number, text_or_none, version
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
@@ -124,7 +124,9 @@ def roll_page(
     problems: str | None = Query(None),
     page_no: int | None = Query(None, alias="page", ge=1, le=1_000_000),
 ) -> Response:
-    return _detail(request, actor, roll_id, problems=problems == "1", page_no=page_number(page_no))
+    return at_own_url(
+        request, _detail(request, actor, roll_id, problems=problems == "1", page_no=page_number(page_no))
+    )
 
 
 @router.post("/rolls/{roll_id}/unmask")
