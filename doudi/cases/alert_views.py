@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, Select, Table, and_, func, or_, select, text, true
+from sqlalchemy import Connection, Engine, Select, Table, and_, case, func, or_, select, text, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from doudi import audit
@@ -47,6 +47,13 @@ ALERT_EVENTS: dict[str, str] = {
     "escalated": "逾期提交县级督办",
 }
 MAX_PAGE_SIZE = 500
+# Orders of the inbox (code → label); the first is the default and the one the index serves.
+SORTS: dict[str, str] = {
+    "due": "到期日由近到远",
+    "due_desc": "到期日由远到近",
+    "raised": "最新发出在前",
+    "severity": "红色预警在前",
+}
 
 T = TypeVar("T")
 
@@ -249,6 +256,9 @@ def inbox_query(
     overdue: bool | None = None,
     escalated: bool | None = None,
     include_closed: bool = False,
+    due_from: dt.date | None = None,
+    due_to: dt.date | None = None,
+    sort: str = "due",
     page: int = 1,
     page_size: int = 50,
     day: dt.date,
@@ -276,7 +286,21 @@ def inbox_query(
         conds.append(w.c.escalated_at.is_not(None))
     elif escalated is False:
         conds.append(w.c.escalated_at.is_(None))
+    if due_from is not None:
+        conds.append(a.c.due_date >= due_from)
+    if due_to is not None:
+        conds.append(a.c.due_date <= due_to)
     joined = a.outerjoin(w, w.c.alert_id == a.c.id)
+    orders: dict[str, list[Any]] = {
+        "due": [a.c.due_date, a.c.id],
+        "due_desc": [a.c.due_date.desc(), a.c.id.desc()],
+        "raised": [a.c.raised_at.desc(), a.c.id.desc()],
+        "severity": [
+            case({"red": 0, "orange": 1, "yellow": 2}, value=a.c.severity, else_=3),
+            a.c.due_date,
+            a.c.id,
+        ],
+    }
     query = (
         select(
             a.c.id,
@@ -299,7 +323,7 @@ def inbox_query(
         )
         .select_from(joined)
         .where(*conds)
-        .order_by(a.c.due_date, a.c.id)
+        .order_by(*orders[sort])
         .limit(page_size)
         .offset((page - 1) * page_size)
     )
@@ -318,6 +342,9 @@ def inbox(
     overdue: bool | None = None,
     escalated: bool | None = None,
     include_closed: bool = False,
+    due_from: dt.date | None = None,
+    due_to: dt.date | None = None,
+    sort: str = "due",
     page: int = 1,
     page_size: int = 50,
     today: dt.date | None = None,
@@ -325,13 +352,20 @@ def inbox(
     """The alerts of the actor's scope, most urgent first (due date, then id), a page at a time.
 
     Open alerts only unless ``include_closed`` (or ``status='closed'``). ``overdue`` True: past
-    the due date; False: not yet. ``escalated`` True: escalated to the county."""
+    the due date; False: not yet. ``escalated`` True: escalated to the county. ``due_from`` /
+    ``due_to``: due dates in that range (both ends included). ``sort``: one of :data:`SORTS`."""
     require(actor.role, "case.view")
     if status is not None and status not in ALERT_STATUSES:
         raise CaseError(
             "bad_status",
             f"unknown alert status {status!r}",
             f"预警状态“{status}”不存在，可选：{'、'.join(f'{c}（{v}）' for c, v in ALERT_STATUSES.items())}。",
+        )
+    if sort not in SORTS:
+        raise CaseError(
+            "bad_sort",
+            f"unknown inbox order {sort!r}",
+            f"排序方式“{sort}”不存在，可选：{'、'.join(f'{c}（{v}）' for c, v in SORTS.items())}。",
         )
     page, page_size = _check_page(page, page_size)
     day = _today(today)
@@ -344,6 +378,9 @@ def inbox(
         overdue=overdue,
         escalated=escalated,
         include_closed=include_closed,
+        due_from=due_from,
+        due_to=due_to,
+        sort=sort,
         page=page,
         page_size=page_size,
         day=day,

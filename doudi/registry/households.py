@@ -57,6 +57,7 @@ from doudi.db.models import (
     RecipientTerm,
 )
 from doudi.ids import mask_citizen_id, mask_name, normalise_citizen_id
+from doudi.monitor.rules import SEVERITIES
 from doudi.registry import codes
 
 HOUSEHOLDS = cast(Table, Household.__table__)
@@ -274,6 +275,10 @@ class AlertRef:
     @property
     def status_label(self) -> str:
         return label(ALERT_STATUSES, self.status)
+
+    @property
+    def severity_label(self) -> str:
+        return label(SEVERITIES, self.severity)
 
 
 @dataclass(frozen=True)
