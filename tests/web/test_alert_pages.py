@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
+from pathlib import Path
 
 from case_world import World, build_world, raise_alerts
 from fastapi.testclient import TestClient
@@ -13,6 +15,7 @@ from sqlalchemy import Engine, select, update
 from web_client import client, login
 
 from doudi.cases import alert_work, ledger
+from doudi.cases.recipients import enrol
 from doudi.db.models import Alert, AuditEntry
 from doudi.settings import Settings
 
@@ -309,3 +312,61 @@ def test_forms_follow_the_role(settings: Settings, engine: Engine) -> None:
     analyst, _ = signed_in(settings, "analyst")
     page = analyst.get(f"/alerts/{alert_id}").text
     assert not any(f'id="{f}"' in page for f in ("assign-form", "verify-form", "decide-form"))
+
+
+def test_a_decision_can_stop_a_payment_from_a_month(
+    settings: Settings, engine: Engine, tmp_path: Path
+) -> None:
+    world = world_raised_recently(engine, "worker1")
+    with engine.begin() as conn:
+        enrol(
+            conn,
+            household_id=world.households["N001"],
+            program="dibao",
+            monthly_amount=Decimal("900"),
+            covered_members=3,
+            start_month="2026-10",
+            source="registry",
+            actor="tester",
+            at=dt.datetime(2026, 10, 1, 8, 0),
+        )
+    alert_id = world.alerts["N001"]
+    alert_work.record_verification(
+        engine,
+        world["worker1"],
+        alert_id,
+        visited_on=ledger.now().date(),
+        visitors="王五",
+        met="户主",
+        findings="户主已稳定就业",
+        data_dir=tmp_path,
+    )
+    c, token = signed_in(settings, "worker1")
+    page = c.get(f"/alerts/{alert_id}").text
+    assert 'name="program_stop_payment"' in page and 'name="from_month_stop_payment"' in page
+    r = c.post(
+        f"/alerts/{alert_id}/decide",
+        data={
+            "outcome": "stop_payment",
+            "reason_stop_payment": "户主已稳定就业，收入超过标准",
+            "program_stop_payment": "dibao",
+            "from_month_stop_payment": "2027-02",
+            "expected_version": version_on(page, "decide-form"),
+            "csrf_token": token,
+        },
+    )
+    assert r.status_code == 303, r.text
+    household = c.get(f"/households/{world.households['N001']}").text
+    recipients = household[household.index('id="recipients"') :]
+    assert "已停发" in recipients and "2027-01" in recipients  # the last month paid
+    assert "停发救助金" in household[household.index('id="chain"') :]
+    bad = c.post(
+        f"/alerts/{world.alerts['N002']}/decide",
+        data={
+            "outcome": "stop_payment",
+            "reason_stop_payment": "x",
+            "program_stop_payment": "x",
+            "csrf_token": token,
+        },
+    )
+    assert bad.status_code == 400 and "救助项目“x”不存在" in bad.text

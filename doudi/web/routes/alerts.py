@@ -32,7 +32,7 @@ from doudi.cases.alert_views import SORTS, AlertDetail
 from doudi.cases.attachments import read_attachment
 from doudi.cases.chain import HouseholdChain, household_chain
 from doudi.cases.errors import CaseError
-from doudi.cases.labels import ALERT_STATUSES, OUTCOMES
+from doudi.cases.labels import ALERT_STATUSES, OUTCOMES, PROGRAMS_SHORT
 from doudi.feeds.contract import default_contracts
 from doudi.monitor.catalogue import get_catalogue
 from doudi.monitor.rules import ACTIONS, ID_PATTERN, SEVERITIES, format_fact, load_rules
@@ -61,6 +61,9 @@ AMOUNTS: dict[str, str] = {
     "adjust_payment": "新的月救助金额（元）",
     "services": "折合金额（元，可不填）",
 }
+# Outcomes that change a payment: which program's payment (when the household has several)
+# and from which month.
+PAYMENT_OUTCOMES = frozenset({"stop_payment", "adjust_payment"})
 # Attachments a browser may show in the page; anything else is downloaded (an uploaded HTML
 # or SVG file must never run on this site).
 INLINE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
@@ -300,6 +303,8 @@ def _alert_page(request: Request, actor: Actor, detail: AlertDetail, *, status_c
         may_decide=is_open and detail.work.verified_at is not None and can(actor.role, "alert.decide"),
         outcomes=OUTCOMES,
         amounts=AMOUNTS,
+        payment_outcomes=PAYMENT_OUTCOMES,
+        programs=PROGRAMS_SHORT,
         evidence_fields=evidence_fields,
         feed_title=feed_title,
         today=ledger.now().date(),
@@ -398,7 +403,15 @@ async def alert_decide(
             raise CaseError("bad_outcome", f"unknown outcome {kind!r}", f"处置结果“{kind}”不存在。")
         reason = str(form.get(f"reason_{kind}") or "")
         money = amount(str(form.get(f"amount_{kind}") or ""), OUTCOMES[kind]) if kind in AMOUNTS else None
-        outcomes.append(alert_work.Outcome(kind, reason, amount=money))
+        program = from_month = None
+        if kind in PAYMENT_OUTCOMES:
+            program = text_or_none(str(form.get(f"program_{kind}") or ""))
+            if program is not None and program not in PROGRAMS_SHORT:
+                raise CaseError("bad_program", f"unknown program {program!r}", f"救助项目“{program}”不存在。")
+            from_month = text_or_none(str(form.get(f"from_month_{kind}") or ""))
+        outcomes.append(
+            alert_work.Outcome(kind, reason, amount=money, program=program, from_month=from_month)
+        )
     version = expected(str(form.get("expected_version") or ""))
     await run_in_threadpool(
         alert_work.decide, engine_of(request), actor, alert_id, outcomes, expected_version=version
