@@ -257,19 +257,27 @@ def _spending(engine: Engine, prefix: str, months: list[str]) -> tuple[ProgramMo
     )
     values = ", ".join(f"(:m{i})" for i in range(len(months)))
     cents = "CAST(round(CAST(t.monthly_amount AS NUMERIC) * 100) AS BIGINT)"
+    # Each recipient's term is paid from the later of the two starts to the earlier of the two
+    # ends: the terms are first summed per (program, first month, last month) in one pass, and
+    # only those few groups are spread over the months.
+    first = "CASE WHEN t.from_month > r.start_month THEN t.from_month ELSE r.start_month END"
+    end_r, end_t = "coalesce(r.end_month, '9999-12')", "coalesce(t.to_month, '9999-12')"
+    last = f"CASE WHEN {end_t} < {end_r} THEN {end_t} ELSE {end_r} END"
     sql = text(
-        f"""WITH m(p) AS (VALUES {values})
-            SELECT m.p, r.program, count(*) AS recipients, sum(t.covered_members) AS persons,
-                   sum({cents}) AS cents
-            FROM m
-            JOIN recipients r ON r.start_month <= m.p AND (r.end_month IS NULL OR r.end_month >= m.p)
-            JOIN recipient_terms t ON t.recipient_id = r.id AND t.from_month <= m.p
-                 AND (t.to_month IS NULL OR t.to_month >= m.p)
-            WHERE {where}
-            GROUP BY m.p, r.program
-            ORDER BY m.p, r.program"""
+        f"""WITH m(p) AS (VALUES {values}),
+            g AS (
+                SELECT r.program, {first} AS first_month, {last} AS last_month, count(*) AS n,
+                       sum(t.covered_members) AS persons, sum({cents}) AS cents
+                FROM recipients r JOIN recipient_terms t ON t.recipient_id = r.id
+                WHERE {where} AND {first} <= :last AND {last} >= :first
+                GROUP BY r.program, {first}, {last}
+            )
+            SELECT m.p, g.program, sum(g.n), sum(g.persons), sum(g.cents)
+            FROM m JOIN g ON g.first_month <= m.p AND g.last_month >= m.p
+            GROUP BY m.p, g.program
+            ORDER BY m.p, g.program"""
     )
-    binds = {**params, **{f"m{i}": m for i, m in enumerate(months)}}
+    binds = {**params, "first": months[0], "last": months[-1], **{f"m{i}": m for i, m in enumerate(months)}}
     with engine.connect() as conn:
         rows = conn.execute(sql, binds).all()
     return tuple(
