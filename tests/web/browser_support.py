@@ -48,6 +48,8 @@ CHROMIUM_ARGS = [
 # A laptop: the guides' pictures are taken at this size (phones get their own pictures).
 LAPTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
+# ECharts draws its charts with a one-second animation.
+CHART_SETTLE_MS = 1100
 CSP_VIOLATION = re.compile(r"Content Security Policy|Content-Security-Policy", re.IGNORECASE)
 
 
@@ -125,14 +127,21 @@ class Session:
         self.page.goto(self.base + path)
         return self.page
 
-    def shot(self, name: str, *, full_page: bool = True) -> Path:
-        """Save a PNG screenshot as a test artifact and (for the guides) as docs/images/<name>.png."""
-        self.page.wait_for_load_state("networkidle")
+    def shot(self, name: str, *, full_page: bool = True) -> Path | None:
+        """Save a PNG screenshot as a test artifact and (for the guides) as docs/images/<name>.png.
+
+        Only on the run that takes the guides' pictures (the other database's run checks the
+        same pages; its pictures would be the same)."""
+        if not self.docs:
+            return None
+        self.page.wait_for_load_state("load")
+        self.page.evaluate("document.fonts.ready.then(() => true)")
+        if self.page.locator(".chart canvas").count():
+            self.page.wait_for_timeout(CHART_SETTLE_MS)  # ECharts animates its first drawing
         target = self.shots / f"{name}.png"
         self.page.screenshot(path=str(target), full_page=full_page, animations="disabled", caret="hide")
-        if self.docs:
-            DOC_IMAGES.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(target, DOC_IMAGES / f"{name}.png")
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target, DOC_IMAGES / f"{name}.png")
         return target
 
 

@@ -12,7 +12,10 @@ Chinese user guides (``docs/images/``, taken on the SQLite run); see browser_sup
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import functools
+import io
 import os
 import re
 import shutil
@@ -22,14 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from browser_support import ARTIFACTS, CHROMIUM, Session, launch, live_server, session, sign_in
-from case_world import World, build_world, raise_alerts
+from case_world import PASSWORD, World, build_world, citizen_id, raise_alerts
 from playwright.sync_api import Browser, ViewportSize, expect, sync_playwright
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 
 from doudi.cases import applications as apps
 from doudi.cases.assessment import assess_application
 from doudi.cases.economic_check import run_economic_check
+from doudi.db.models import User
 from doudi.settings import Settings
 
 VILLAGES = {
@@ -39,9 +44,14 @@ VILLAGES = {
     "X001": "520102002001",
     "Y001": "520103001001",
 }
-# Only the accounts the browser signs in as get a password (argon2 takes ~0.1 s a hash).
+# The accounts the browser signs in as (with case_world.PASSWORD).
 SIGN_IN = ("worker1", "county1", "village1", "analyst", "admin")
 CJK_FONT = re.compile(r"WenQuanYi|Noto Sans CJK|Source Han|Droid Sans Fallback", re.IGNORECASE)
+
+
+@functools.cache
+def _password_hash() -> str:
+    return PasswordHasher().hash(PASSWORD)
 
 
 def _in_ci() -> bool:
@@ -81,7 +91,9 @@ def site(
     request: pytest.FixtureRequest, settings: Settings, engine: Engine, browser: Browser
 ) -> Iterator[Site]:
     """The synthetic world with alerts raised three days ago, served live."""
-    world = build_world(engine, with_alerts=False, passwords=SIGN_IN)
+    world = build_world(engine, with_alerts=False, passwords=())
+    with engine.begin() as conn:  # one argon2 hash per session, not five per test
+        conn.execute(update(User).where(User.username.in_(SIGN_IN)).values(password_hash=_password_hash()))
     raised = dt.datetime.now().replace(hour=9, minute=30, second=0, microsecond=0) - dt.timedelta(days=3)
     last_month = (raised.date().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     world.alerts = raise_alerts(engine, VILLAGES, world.citizen_ids, period=last_month, now=raised)
@@ -118,6 +130,74 @@ def test_sign_in_and_dashboard_in_chinese(site: Site) -> None:
         expect(figures.locator(".figure").filter(has_text="预警数").locator("b")).to_have_text("3")
         fonts = _fonts_of(s, "h1")
         assert any(CJK_FONT.search(f) for f in fonts), f"Chinese drawn without a CJK font: {fonts}"
+
+
+def _figure(s: Session, name: str) -> str:
+    return s.page.locator(f"#closure-figures [data-figure='{name}']").inner_text().strip()
+
+
+def test_caseworker_verifies_and_decides_an_alert(site: Site) -> None:
+    alert_id = site.world.alerts["N001"]
+    with site.tab() as s:
+        page = sign_in(s, "worker1")
+        assert (_figure(s, "raised"), _figure(s, "helped"), _figure(s, "open")) == ("3", "0", "3")
+
+        # 预警: the township's inbox (its three households; not X001 of the next township).
+        page.get_by_role("navigation").get_by_role("link", name="预警", exact=True).click()
+        expect(page.get_by_role("heading", name="预警", exact=True)).to_be_visible()
+        expect(page.locator("#inbox-count")).to_contain_text("共 3 条预警")
+        expect(page.locator("#inbox")).not_to_contain_text("X001")
+        s.shot("township-alert-inbox", full_page=False)
+        row = page.locator("table.inbox tbody tr").filter(has_text="户 N001")
+        row.get_by_role("link", name="医疗支出型困难").click()
+        page.wait_for_url(re.compile(rf"/alerts/{alert_id}$"))
+        expect(page.get_by_role("heading", name="医疗支出型困难", level=1)).to_be_visible()
+        expect(page.locator(".explanation")).to_contain_text("自付医疗费用")
+        expect(page.locator("#chain")).to_contain_text("医疗支出型困难")
+        expect(page.locator("#decide-form")).to_have_count(0)  # no decision before a visit
+        s.shot("township-alert")
+
+        # 登记入户核查 (today's date is filled in).
+        visit = page.locator("#verify-form")
+        visit.get_by_label("核查人员").fill("王五、李四")
+        visit.get_by_label("见到的人").fill("户主本人")
+        visit.get_by_label("核查情况").fill(
+            "户主今年住院两次，自付医疗费用较多，家庭收入下降。建议转介医疗救助。"
+        )
+        visit.get_by_role("button", name="保存核查记录").click()
+        expect(page.get_by_role("heading", name="核查记录")).to_be_visible()
+        expect(page.locator("article.visit")).to_contain_text("户主本人")
+
+        # 处置决定: refer to medical assistance, with its reason; the alert is closed.
+        decide = page.locator("#decide-form")
+        choice = decide.locator("fieldset.outcome").filter(has_text="转介医疗救助")
+        choice.get_by_role("checkbox").check()
+        choice.get_by_label("理由").fill("大病自付费用高，转县医保局办理医疗救助")
+        s.shot("township-alert-decide")
+        decide.get_by_role("button", name="保存处置决定并办结").click()
+        expect(page.get_by_role("heading", name="处置决定", exact=True)).to_be_visible()
+        expect(page.locator(".headline .tags")).to_contain_text("已办结")
+        expect(page.locator("#decide-form")).to_have_count(0)
+        assert s.console.dialogs == ["处置决定保存后预警即办结，不能修改。确认保存？"]
+        chain = page.locator("#chain")
+        expect(chain).to_contain_text("转介医疗救助")
+
+        # The household's file shows the visit and the decision in its chain.
+        page.locator("dl.facts").get_by_role("link", name="户 N001").click()
+        expect(page.get_by_role("heading", name="户 N001", level=1)).to_be_visible()
+        household_chain = page.locator("#chain")
+        expect(household_chain).to_contain_text("入户核查")
+        expect(household_chain).to_contain_text("转介医疗救助")
+        s.shot("township-household")
+
+        # 工作台: one alert visited in time and helped, two still open.
+        page.get_by_role("navigation").get_by_role("link", name="工作台").click()
+        expect(page.locator("#closure-figures [data-figure='helped']")).to_have_text("1")
+        assert (_figure(s, "raised"), _figure(s, "verified_within_due"), _figure(s, "open")) == (
+            "3",
+            "1",
+            "2",
+        )
         s.shot("township-dashboard")
 
 
@@ -163,3 +243,74 @@ def test_county_reviewer_approves_an_application(site: Site) -> None:
         assert s.console.dialogs == ["确认提交审核确认决定？"]
         s.shot("county-application-approved", full_page=False)
     assert apps.scoped_row(site.engine, site.world["county1"], app_id).status == "approved"
+
+
+MEDICAL_HEADERS = ["结算单号", "身份证号", "姓名", "参保地区划代码", "结算日期", "定点医疗机构", "就诊类别",
+                   "医疗总费用（元）", "统筹支付", "个人自付", "是否大病"]  # fmt: skip
+
+
+def _medical_feed(period: str) -> bytes:
+    """A month of 医保结算 with two good rows and one with a 17-digit ID (quarantined)."""
+    day = f"{period}-03"
+    rows = [
+        ["S1", citizen_id("1968-03-02", 11), "甲某", "520102", day, "贵阳市第一人民医院", "住院", "1200.00", "900.00", "300.00", "否"],
+        ["S2", "52010219800101123", "乙某", "520102", day, "贵阳市第一人民医院", "门诊", "80.00", "50.00", "30.00", "否"],
+        ["S3", citizen_id("1975-06-15", 23), "丙某", "520102", day, "南明区人民医院", "住院", "5600.00", "4000.00", "1600.00", "是"],
+    ]  # fmt: skip
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(MEDICAL_HEADERS)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def test_provincial_analyst_drills_down_loads_a_feed_and_simulates(site: Site) -> None:
+    with site.tab() as s:
+        page = sign_in(s, "analyst")
+        expect(page.locator("nav.crumbs")).to_contain_text("贵州省")
+        expect(page.locator("#closure-figures [data-figure='raised']")).to_have_text("5")
+        s.shot("province-dashboard")
+        # Drill down province → 贵阳市 → 南明区 → 五里冲街道 through the tables' links.
+        for name in ("贵阳市", "南明区", "五里冲街道"):
+            page.locator("#closure-by-division").get_by_role("link", name=name, exact=True).click()
+            expect(page.get_by_role("heading", level=1)).to_contain_text(name)
+        expect(page.locator("#closure-figures [data-figure='raised']")).to_have_text("3")
+
+        # 数据: upload a month of the medical-insurance feed; one bad row is quarantined.
+        period = (dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+        page.get_by_role("navigation").get_by_role("link", name="数据", exact=True).click()
+        upload = page.locator("#upload")
+        upload.get_by_label("数据类别").select_option("medical")
+        upload.get_by_label("数据期间（年-月）").fill(period)
+        upload.get_by_label("文件").set_input_files(
+            files=[{"name": "医保结算.csv", "mimeType": "text/csv", "buffer": _medical_feed(period)}]
+        )
+        s.shot("province-feed-upload", full_page=False)
+        upload.get_by_role("button", name="上传并校验").click()
+        expect(page.get_by_role("heading", name="质量报告")).to_be_visible()
+        expect(page.locator("[data-figure='rows_read']")).to_have_text("3")
+        expect(page.locator("[data-figure='rows_rejected']")).to_have_text("1")
+        s.shot("province-feed-report")
+
+        # 规则 (read-only catalogue) and one rule's explanation.
+        page.get_by_role("navigation").get_by_role("link", name="规则", exact=True).click()
+        expect(page.get_by_role("heading", name="预警规则")).to_be_visible()
+        s.shot("province-rules", full_page=False)
+        page.locator("#rules tbody tr").first.get_by_role("link").first.click()
+        expect(page.locator("main h1")).to_be_visible()
+        s.shot("province-rule")
+
+        # 测算: rural 低保 standard up 8%.
+        page.get_by_role("navigation").get_by_role("link", name="测算", exact=True).click()
+        form = page.locator("#scenario")
+        form.get_by_label("方案名称").fill("农村低保标准提高8%")
+        form.get_by_label("测算日期").fill(dt.date.today().isoformat())
+        change = form.locator("fieldset.change").first
+        change.get_by_label("参数").select_option("dibao.standard")
+        change.get_by_label("城乡").select_option("rural")
+        change.get_by_label("倍数或新值").fill("1.08")
+        s.shot("province-simulate-form", full_page=False)
+        form.get_by_role("button", name="运行测算").click()
+        expect(page.get_by_role("heading", name="测算结果 · 农村低保标准提高8%")).to_be_visible()
+        expect(page.locator("#chart-cost canvas")).to_have_count(1)
+        s.shot("province-simulate-result")
