@@ -413,6 +413,12 @@ def divisions_in_scope(engine: Engine, actor: Actor, *, limit: int = 400) -> lis
     return [Division(str(r["code"]), str(r["name"])) for r in rows]
 
 
+def division_names(engine: Engine, codes_: set[str]) -> dict[str, str]:
+    """Names of divisions for a page's rows (division names are not personal data)."""
+    with engine.connect() as conn:
+        return _division_names(conn, set(codes_))
+
+
 def _division_names(conn: Connection, codes_: set[str]) -> dict[str, str]:
     """Each village's name with its township's (``五里冲街道大坪村``)."""
     wanted = set(codes_) | {c[:9] for c in codes_ if len(c) > 9}
@@ -999,6 +1005,7 @@ __all__ = [
     "HouseholdHit",
     "SearchError",
     "SearchResult",
+    "division_names",
     "divisions_in_scope",
     "household_assessment",
     "household_detail",

@@ -36,7 +36,7 @@ from doudi.cases.labels import ALERT_STATUSES, OUTCOMES, PROGRAMS_SHORT
 from doudi.feeds.contract import default_contracts
 from doudi.monitor.catalogue import get_catalogue
 from doudi.monitor.rules import ACTIONS, ID_PATTERN, SEVERITIES, format_fact, load_rules
-from doudi.registry.households import in_scope
+from doudi.registry.households import division_names, in_scope
 from doudi.web.deps import actor_with, csrf_protect, engine_of, settings_of
 from doudi.web.render import page
 
@@ -216,6 +216,7 @@ def alert_inbox(
         due_filters=DUE_FILTERS,
         sorts=SORTS,
         today=today,
+        places=division_names(engine_of(request), {r.division_code for r in result.rows}),
     )
 
 
@@ -309,6 +310,7 @@ def _alert_page(request: Request, actor: Actor, detail: AlertDetail, *, status_c
         feed_title=feed_title,
         today=ledger.now().date(),
         inline_types=INLINE_TYPES,
+        place=division_names(engine_of(request), {detail.division_code}).get(detail.division_code, ""),
     )
 
 
