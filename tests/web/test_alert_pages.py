@@ -5,18 +5,19 @@ escaping."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from decimal import Decimal
 from pathlib import Path
 
 from case_world import World, build_world, raise_alerts
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 from web_client import client, login
 
 from doudi.cases import alert_work, ledger
 from doudi.cases.recipients import enrol
-from doudi.db.models import Alert, AuditEntry
+from doudi.db.models import Alert, AlertEvidence, AuditEntry
 from doudi.settings import Settings
 
 VILLAGES = {
@@ -370,3 +371,42 @@ def test_a_decision_can_stop_a_payment_from_a_month(
         },
     )
     assert bad.status_code == 400 and "救助项目“x”不存在" in bad.text
+
+
+def test_evidence_rows_show_their_department_and_fields(settings: Settings, engine: Engine) -> None:
+    world = world_raised_recently(engine, "worker1")
+    detail = {
+        "settlement_no": "JS202611001",
+        "hospital": "省人民医院",
+        "visit_type": "inpatient",
+        "out_of_pocket": "25000.00",
+        "major_disease": True,
+    }
+    with engine.begin() as conn:
+        conn.execute(
+            insert(AlertEvidence).values(
+                alert_id=world.alerts["N001"],
+                run_id=1,
+                feed_kind="medical",
+                department="医疗保障局",
+                load_id=7,
+                period="2026-10",
+                row_no=42,
+                citizen_id=world.citizen_ids["N001"],
+                event_date=dt.date(2026, 10, 12),
+                detail=json.dumps(detail, ensure_ascii=False),
+            )
+        )
+    c, _ = signed_in(settings, "worker1")
+    page = c.get(f"/alerts/{world.alerts['N001']}").text
+    for shown in (
+        "医疗保障局",
+        "第 7 批 · 2026-10 · 第 42 行",
+        "2026-10-12",
+        "医疗机构：省人民医院",
+        "就诊类别：住院",
+    ):
+        assert shown in page, shown
+    assert world.citizen_ids["N001"] not in page  # the evidence row's ID is masked too
+    household = c.get(f"/households/{world.households['N001']}").text
+    assert "医疗保障局" in household and "就诊类别：住院" in household

@@ -237,10 +237,16 @@ def _facts(detail: AlertDetail) -> list[tuple[str, str]]:
 
 
 def evidence_fields(kind: str, detail: dict[str, Any]) -> list[tuple[str, str]]:
-    """A feed row's fields by their Chinese column label, codes as their labels."""
+    """A feed row's fields by their Chinese column label, codes as their labels.
+
+    >>> evidence_fields("medical", {"visit_type": "inpatient", "major_disease": True, "x": None})
+    [('就诊类别', '住院'), ('重特大疾病', '是'), ('x', '')]
+    """
     contract = default_contracts().get(kind)
     out = []
     for name, value in detail.items():
+        if isinstance(value, bool):
+            value = "是" if value else "否"
         if contract is None:
             out.append((name, "" if value is None else str(value)))
             continue
