@@ -405,6 +405,7 @@ def test_evidence_rows_show_their_department_and_fields(settings: Settings, engi
         "2026-10-12",
         "医疗机构：省人民医院",
         "就诊类别：住院",
+        "重特大疾病：是",
     ):
         assert shown in page, shown
     assert world.citizen_ids["N001"] not in page  # the evidence row's ID is masked too
