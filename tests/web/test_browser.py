@@ -242,6 +242,26 @@ def test_county_reviewer_approves_an_application(site: Site) -> None:
         expect(page.locator("#events")).to_contain_text("审核确认")
         assert s.console.dialogs == ["确认提交审核确认决定？"]
         s.shot("county-application-approved", full_page=False)
+        start_month = card.locator("dd").filter(has_text="元/月，自").inner_text().rsplit("自 ", 1)[1][:7]
+
+        # 工作台 of the county: its townships, each a link down.
+        page.get_by_role("navigation").get_by_role("link", name="工作台").click()
+        expect(page.locator("#closure-by-division")).to_contain_text("五里冲街道")
+        expect(page.locator("#closure-by-division")).to_contain_text("小车河街道")
+        s.shot("county-dashboard")
+
+        # 发放: the month's roll for the county has the new recipient; check it.
+        page.get_by_role("navigation").get_by_role("link", name="发放", exact=True).click()
+        generate = page.locator("form[action='/rolls/generate']")
+        generate.get_by_label("县级区划代码").fill("520102")
+        generate.get_by_label("发放月份").fill(start_month)
+        generate.get_by_role("button", name="生成").click()
+        roll = page.locator("#roll")
+        expect(roll.locator(".badge")).to_have_text("草稿")
+        expect(roll.locator(".figure").filter(has_text="发放行数").locator("b")).to_have_text("1")
+        page.get_by_role("button", name="核查名册").click()
+        expect(roll.locator(".badge")).to_have_text("已核查")
+        s.shot("county-roll")
     assert apps.scoped_row(site.engine, site.world["county1"], app_id).status == "approved"
 
 
