@@ -411,3 +411,25 @@ def test_evidence_rows_show_their_department_and_fields(settings: Settings, engi
     assert world.citizen_ids["N001"] not in page  # the evidence row's ID is masked too
     household = c.get(f"/households/{world.households['N001']}").text
     assert "医疗保障局" in household and "就诊类别：住院" in household
+
+
+def test_open_alerts_are_shared_out_among_the_townships_caseworkers(
+    settings: Settings, engine: Engine
+) -> None:
+    world_raised_recently(engine, "worker1", "worker2", "county1")
+    c, token = signed_in(settings, "worker1")
+    inbox = c.get("/alerts").text
+    assert 'id="assign-open-form"' in inbox and 'name="township" value="520102001"' in inbox
+    r = c.post(
+        "/alerts/assign-open", data={"township": "520102001", "strategy": "round_robin", "csrf_token": token}
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/alerts?ok=assigned_open"
+    page = c.get(r.headers["location"]).text
+    listing = page[page.index('id="inbox"') :]
+    assert "未分派的预警已按到期先后分给" in page and "待分派" not in listing
+    assert listing.count(">worker1<") == 2 and listing.count(">worker1b<") == 1
+    other, other_token = signed_in(settings, "worker2")
+    r = other.post("/alerts/assign-open", data={"township": "520102001", "csrf_token": other_token})
+    assert r.status_code == 404 and ("worker2", "division", "520102001") in audit(engine, "access_denied")
+    county, _ = signed_in(settings, "county1")
+    assert '<option value="520102002">' in county.get("/alerts").text  # the county picks a township

@@ -36,7 +36,7 @@ from doudi.cases.labels import ALERT_STATUSES, OUTCOMES, PROGRAMS_SHORT
 from doudi.feeds.contract import default_contracts
 from doudi.monitor.catalogue import get_catalogue
 from doudi.monitor.rules import ACTIONS, ID_PATTERN, SEVERITIES, format_fact, load_rules
-from doudi.registry.households import division_names, in_scope
+from doudi.registry.households import division_names, divisions_in_scope, in_scope
 from doudi.web.deps import actor_with, csrf_protect, engine_of, settings_of
 from doudi.web.render import page
 
@@ -49,6 +49,9 @@ DONE: dict[str, str] = {
     "assigned": "已分派。",
     "verified": "入户核查已登记。",
     "decided": "处置决定已保存，预警已办结。",
+}
+INBOX_DONE: dict[str, str] = {
+    "assigned_open": "未分派的预警已按到期先后分给本乡镇（街道）的经办人。",
 }
 DUE_FILTERS: dict[str, str] = {
     "overdue": "已逾期",
@@ -217,7 +220,37 @@ def alert_inbox(
         sorts=SORTS,
         today=today,
         places=division_names(engine_of(request), {r.division_code for r in result.rows}),
+        ok=INBOX_DONE.get(request.query_params.get("ok", "")),
+        townships=_townships(request, actor),
+        strategies=alert_work.ASSIGN_STRATEGIES,
     )
+
+
+def _townships(request: Request, actor: Actor) -> list[tuple[str, str]]:
+    """The townships whose open alerts the actor may share out (none without the permission)."""
+    if not can(actor.role, "alert.assign"):
+        return []
+    if len(actor.prefix) == 9:
+        return [(actor.prefix, "")]
+    return [(d.code, d.name) for d in divisions_in_scope(engine_of(request), actor) if len(d.code) == 9]
+
+
+@router.post("/alerts/assign-open")
+def alerts_assign_open(
+    request: Request,
+    actor: Actor = Depends(actor_with("alert.assign")),
+    township: str = Form("", max_length=12),
+    strategy: str = Form("round_robin", max_length=20),
+) -> Response:
+    """Share the township's open, unassigned alerts among its caseworkers (most urgent first)."""
+    town = township.strip() or (actor.prefix if len(actor.prefix) == 9 else "")
+    if not town:
+        raise CaseError("township_required", "no township", "请选择要分派预警的乡镇（街道）。")
+    alert_work.assign_open(engine_of(request), actor, town, strategy=strategy)
+    url = "/alerts?ok=assigned_open"
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=200, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)
 
 
 # --- one alert ----------------------------------------------------------------------------------
