@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -76,6 +77,7 @@ EVIDENCE = cast(Table, AlertEvidence.__table__)
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 MIN_TAIL = 4
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 INCOME_KINDS: dict[str, str] = {
     "wage": "工资性收入",
     "business": "经营净收入",
@@ -481,6 +483,11 @@ def search_households(
             f"page {page} / page size {page_size} out of range",
             f"页码应从1开始，每页条数应在1至{MAX_PAGE_SIZE}之间。",
         )
+    for what, value in (("姓名", name), ("户编号", household_no), ("身份证号", id_tail)):
+        if value and _CONTROL.search(value):
+            raise SearchError(
+                "bad_text", f"{what}: control characters", f"{what}中有不可见的控制字符，请删除后重试。"
+            )
     tail = _tail(id_tail)
     name = (name or "").strip() or None
     household_no = (household_no or "").strip() or None

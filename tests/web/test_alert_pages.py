@@ -246,6 +246,29 @@ def test_state_changes_need_the_csrf_token(settings: Settings, engine: Engine) -
     assert "未分派" in c.get(f"/alerts/{alert_id}").text  # nothing changed
 
 
+def test_control_characters_are_refused_with_a_message(settings: Settings, engine: Engine) -> None:
+    world = world_raised_recently(engine, "worker1")
+    c, token = signed_in(settings, "worker1")
+    alert_id = world.alerts["N001"]
+    for path, data in (
+        ("assign", {"assignee": "worker1\x00"}),
+        ("assign", {"assignee": "worker1b", "reason": "a\x00b"}),
+        (
+            "verify",
+            {
+                "visited_on": ledger.now().date().isoformat(),
+                "visitors": "王\x00五",
+                "met": "b",
+                "findings": "c",
+            },
+        ),
+        ("decide", {"outcome": "services", "reason_services": "x\x00"}),
+        ("unmask", {"reason": "\x00"}),
+    ):
+        r = c.post(f"/alerts/{alert_id}/{path}", data={**data, "csrf_token": token})
+        assert r.status_code == 400 and "控制字符" in r.text, (path, r.status_code)
+
+
 def test_a_stale_version_shows_the_conflict_message(settings: Settings, engine: Engine) -> None:
     world = world_raised_recently(engine, "worker1")
     c, token = signed_in(settings, "worker1")

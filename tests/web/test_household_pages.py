@@ -89,6 +89,8 @@ def test_search_is_posted_scoped_masked_and_paged(settings: Settings, engine: En
     # Bad or too wide criteria get a Chinese message.
     r = search(c, token, id_tail="12")
     assert r.status_code == 400 and "后 4 位" in r.text
+    r = search(c, token, name="甲\x00某")  # PostgreSQL cannot even compare a NUL
+    assert r.status_code == 400 and "控制字符" in r.text
     analyst, analyst_token = signed_in(settings, "analyst")
     assert "请输入查询条件" in analyst.get("/households").text
     r = search(analyst, analyst_token, id_tail="1234")

@@ -76,6 +76,23 @@ ASSIGNABLE_ROLES = frozenset({"township_caseworker", "village_assistant"})
 # --- form helpers -------------------------------------------------------------------------------
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def plain(value: str, what: str) -> str:
+    """Free text as typed, refused when it carries control characters (a NUL cannot even be
+    stored by PostgreSQL): a Chinese message instead of a server error.
+
+    >>> plain("王五、李四\n", "核查人员")
+    '王五、李四\n'
+    """
+    if _CONTROL.search(value):
+        raise CaseError(
+            "bad_text", f"{what}: control characters", f"{what}中有不可见的控制字符，请删除后重试。"
+        )
+    return value
+
+
 def text_or_none(value: str | None) -> str | None:
     cleaned = (value or "").strip()
     return cleaned or None
@@ -243,7 +260,7 @@ def alerts_assign_open(
     strategy: str = Form("round_robin", max_length=20),
 ) -> Response:
     """Share the township's open, unassigned alerts among its caseworkers (most urgent first)."""
-    town = township.strip() or (actor.prefix if len(actor.prefix) == 9 else "")
+    town = plain(township, "乡镇（街道）").strip() or (actor.prefix if len(actor.prefix) == 9 else "")
     if not town:
         raise CaseError("township_required", "no township", "请选择要分派预警的乡镇（街道）。")
     alert_work.assign_open(engine_of(request), actor, town, strategy=strategy)
@@ -368,7 +385,8 @@ def alert_unmasked(
 ) -> Response:
     """The alert with the citizen ID in full: needs a reason, written to the audit log. Shown
     in answer to the POST (never at a URL of its own)."""
-    detail = alert_work.alert_detail(engine_of(request), actor, alert_id, unmasked=True, reason=reason)
+    why = plain(reason, "查看理由")
+    detail = alert_work.alert_detail(engine_of(request), actor, alert_id, unmasked=True, reason=why)
     return _alert_page(request, actor, detail)
 
 
@@ -381,7 +399,7 @@ def alert_assign(
     reason: str = Form("", max_length=500),
     expected_version: str = Form(""),
 ) -> Response:
-    if not assignee.strip():
+    if not plain(assignee, "经办人").strip():
         raise CaseError("assignee_required", "no assignee", "请选择分派给谁。")
     alert_work.assign(
         engine_of(request),
@@ -389,7 +407,7 @@ def alert_assign(
         alert_id,
         assignee.strip(),
         expected_version=expected(expected_version),
-        reason=text_or_none(reason),
+        reason=text_or_none(plain(reason, "说明")),
     )
     return back(request, alert_id, "assigned")
 
@@ -415,15 +433,15 @@ def alert_verify(
         content = f.file.read()
         if not f.filename and not content:
             continue  # the empty file field of a form sent without files
-        attachments.append((f.filename or "附件", content))
+        attachments.append((_CONTROL.sub("", f.filename or "") or "附件", content))
     alert_work.record_verification(
         engine_of(request),
         actor,
         alert_id,
         visited_on=visit_day,
-        visitors=visitors,
-        met=met,
-        findings=findings,
+        visitors=plain(visitors, "核查人员"),
+        met=plain(met, "见到的人"),
+        findings=plain(findings, "核查情况"),
         attachments=attachments,
         data_dir=settings_of(request).data_dir,
         expected_version=expected(expected_version),
@@ -442,7 +460,7 @@ async def alert_decide(
     for kind in kinds:
         if kind not in OUTCOMES:
             raise CaseError("bad_outcome", f"unknown outcome {kind!r}", f"处置结果“{kind}”不存在。")
-        reason = str(form.get(f"reason_{kind}") or "")
+        reason = plain(str(form.get(f"reason_{kind}") or ""), f"“{OUTCOMES[kind]}”的理由")
         money = amount(str(form.get(f"amount_{kind}") or ""), OUTCOMES[kind]) if kind in AMOUNTS else None
         program = from_month = None
         if kind in PAYMENT_OUTCOMES:

@@ -33,7 +33,7 @@ from doudi.registry.households import (
 )
 from doudi.web.deps import actor_with, csrf_protect, engine_of
 from doudi.web.render import page
-from doudi.web.routes.alerts import evidence_fields, feed_title
+from doudi.web.routes.alerts import evidence_fields, feed_title, plain
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
@@ -170,7 +170,7 @@ def household_unmasked(
 ) -> Response:
     """Names and IDs in full: needs a reason, written to the audit log; shown in answer to the
     POST only."""
-    return _household_page(request, actor, household_id, reason=reason)
+    return _household_page(request, actor, household_id, reason=plain(reason, "查看理由"))
 
 
 @router.get("/households/{household_id}/assessment")
