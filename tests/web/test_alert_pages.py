@@ -228,6 +228,7 @@ def test_another_townships_alert_is_not_found_and_logged(settings: Settings, eng
     assert r.status_code == 404
     assert c.get(f"/alerts/{alert_id}/attachments/1").status_code == 404
     assert c.get("/alerts/999999").status_code == 404
+    assert c.get(f"/alerts/{2**64}").status_code == 400  # past BIGINT: a bad request, not a 500
 
 
 def test_state_changes_need_the_csrf_token(settings: Settings, engine: Engine) -> None:

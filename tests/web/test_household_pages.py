@@ -154,6 +154,7 @@ def test_household_file_shows_members_history_chain_and_is_scoped(settings: Sett
         assert r.status_code == 404 and "不在您的管辖范围内" in r.text, path
     assert audit(engine, "access_denied").count(("worker2", "household", str(hid), None)) == 3
     assert c.get("/households/999999").status_code == 404
+    assert c.get(f"/households/{2**64}").status_code == 400
     assert c.post(f"/households/{hid}/unmask", data={"reason": "x"}).status_code == 403  # no token
     assert c.post("/households/search", data={"name": "甲某"}).status_code == 403
     assert search(c, "forged", name="甲某").status_code == 403

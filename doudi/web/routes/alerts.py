@@ -18,10 +18,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -43,6 +43,8 @@ from doudi.web.render import page
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
 VIEW = actor_with("case.view")
+# A row id in a URL: a positive BIGINT (a larger number is a bad request, not a database error).
+RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 # ?ok=<code> → what the alert's page says after a change.
 DONE: dict[str, str] = {
@@ -145,7 +147,7 @@ def amount(value: str | None, what: str) -> Decimal | None:
     return found
 
 
-def back(request: Request, alert_id: int, ok: str) -> Response:
+def back(request: Request, alert_id: RowId, ok: str) -> Response:
     """Back to the alert after a change: post/redirect/get, or for a form sent by HTMX a
     full-page redirect (``HX-Redirect``) so that the page shows the new state."""
     url = f"/alerts/{alert_id}?ok={ok}"
@@ -371,7 +373,7 @@ def _alert_page(request: Request, actor: Actor, detail: AlertDetail, *, status_c
 
 
 @router.get("/alerts/{alert_id}")
-def alert_page(request: Request, alert_id: int, actor: Actor = Depends(VIEW)) -> Response:
+def alert_page(request: Request, alert_id: RowId, actor: Actor = Depends(VIEW)) -> Response:
     detail = alert_work.alert_detail(engine_of(request), actor, alert_id)
     return _alert_page(request, actor, detail)
 
@@ -379,7 +381,7 @@ def alert_page(request: Request, alert_id: int, actor: Actor = Depends(VIEW)) ->
 @router.post("/alerts/{alert_id}/unmask")
 def alert_unmasked(
     request: Request,
-    alert_id: int,
+    alert_id: RowId,
     actor: Actor = Depends(VIEW),
     reason: str = Form("", max_length=500),
 ) -> Response:
@@ -393,7 +395,7 @@ def alert_unmasked(
 @router.post("/alerts/{alert_id}/assign")
 def alert_assign(
     request: Request,
-    alert_id: int,
+    alert_id: RowId,
     actor: Actor = Depends(actor_with("alert.assign")),
     assignee: str = Form("", max_length=60),
     reason: str = Form("", max_length=500),
@@ -415,7 +417,7 @@ def alert_assign(
 @router.post("/alerts/{alert_id}/verify")
 def alert_verify(
     request: Request,
-    alert_id: int,
+    alert_id: RowId,
     actor: Actor = Depends(actor_with("alert.verify")),
     visited_on: str = Form(""),
     visitors: str = Form("", max_length=200),
@@ -451,7 +453,7 @@ def alert_verify(
 
 @router.post("/alerts/{alert_id}/decide")
 async def alert_decide(
-    request: Request, alert_id: int, actor: Actor = Depends(actor_with("alert.decide"))
+    request: Request, alert_id: RowId, actor: Actor = Depends(actor_with("alert.decide"))
 ) -> Response:
     """The decision: each ticked outcome with its own reason (and amount where it has one)."""
     form = await request.form()
@@ -480,7 +482,7 @@ async def alert_decide(
 
 @router.get("/alerts/{alert_id}/attachments/{attachment_id}")
 def alert_attachment(
-    request: Request, alert_id: int, attachment_id: int, actor: Actor = Depends(VIEW)
+    request: Request, alert_id: RowId, attachment_id: RowId, actor: Actor = Depends(VIEW)
 ) -> Response:
     """A visit's photo or form, for whoever may see the alert (scope checked by the service)."""
     detail = alert_work.alert_detail(engine_of(request), actor, alert_id)

@@ -33,7 +33,7 @@ from doudi.registry.households import (
 )
 from doudi.web.deps import actor_with, csrf_protect, engine_of
 from doudi.web.render import page
-from doudi.web.routes.alerts import evidence_fields, feed_title, plain
+from doudi.web.routes.alerts import RowId, evidence_fields, feed_title, plain
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
@@ -140,7 +140,7 @@ def household_search(
 
 
 def _household_page(
-    request: Request, actor: Actor, household_id: int, *, reason: str | None = None
+    request: Request, actor: Actor, household_id: RowId, *, reason: str | None = None
 ) -> Response:
     engine = engine_of(request)
     detail = household_detail(
@@ -157,14 +157,14 @@ def _household_page(
 
 
 @router.get("/households/{household_id}")
-def household_page(request: Request, household_id: int, actor: Actor = Depends(VIEW)) -> Response:
+def household_page(request: Request, household_id: RowId, actor: Actor = Depends(VIEW)) -> Response:
     return _household_page(request, actor, household_id)
 
 
 @router.post("/households/{household_id}/unmask")
 def household_unmasked(
     request: Request,
-    household_id: int,
+    household_id: RowId,
     actor: Actor = Depends(VIEW),
     reason: str = Form("", max_length=500),
 ) -> Response:
@@ -174,7 +174,7 @@ def household_unmasked(
 
 
 @router.get("/households/{household_id}/assessment")
-def household_programs(request: Request, household_id: int, actor: Actor = Depends(VIEW)) -> Response:
+def household_programs(request: Request, household_id: RowId, actor: Actor = Depends(VIEW)) -> Response:
     """What the programs say the household is entitled to today, and why."""
     assessment = household_assessment(engine_of(request), actor, household_id, on=ledger.now().date())
     params = default_parameters()
@@ -198,7 +198,7 @@ def household_programs(request: Request, household_id: int, actor: Actor = Depen
 
 
 @router.get("/households/{household_id}/feeds")
-def household_feeds(request: Request, household_id: int, actor: Actor = Depends(VIEW)) -> Response:
+def household_feeds(request: Request, household_id: RowId, actor: Actor = Depends(VIEW)) -> Response:
     """The departments' feed rows in force that name a member (vehicles, real estate, …)."""
     matches = household_feed_matches(engine_of(request), actor, household_id, on=ledger.now().date())
     partial = request.headers.get("hx-request") == "true"
