@@ -25,7 +25,16 @@ from pathlib import Path
 
 import uvicorn
 from case_world import PASSWORD
-from playwright.sync_api import Browser, ConsoleMessage, Dialog, Page, Playwright, ViewportSize, expect
+from playwright.sync_api import (
+    Browser,
+    ConsoleMessage,
+    Dialog,
+    Locator,
+    Page,
+    Playwright,
+    ViewportSize,
+    expect,
+)
 
 from doudi.settings import Settings
 from doudi.web.app import create_app
@@ -127,7 +136,7 @@ class Session:
         self.page.goto(self.base + path)
         return self.page
 
-    def shot(self, name: str, *, full_page: bool = True) -> Path | None:
+    def shot(self, name: str, *, full_page: bool = True, of: Locator | None = None) -> Path | None:
         """Save a PNG screenshot as a test artifact and (for the guides) as docs/images/<name>.png.
 
         Only on the run that takes the guides' pictures (the other database's run checks the
@@ -139,7 +148,10 @@ class Session:
         if self.page.locator(".chart canvas").count():
             self.page.wait_for_timeout(CHART_SETTLE_MS)  # ECharts animates its first drawing
         target = self.shots / f"{name}.png"
-        self.page.screenshot(path=str(target), full_page=full_page, animations="disabled", caret="hide")
+        if of is not None:  # one element (a form, a table) rather than the page
+            of.screenshot(path=str(target), animations="disabled", caret="hide")
+        else:
+            self.page.screenshot(path=str(target), full_page=full_page, animations="disabled", caret="hide")
         DOC_IMAGES.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(target, DOC_IMAGES / f"{name}.png")
         return target

@@ -176,7 +176,7 @@ def test_caseworker_verifies_and_decides_an_alert(site: Site) -> None:
         choice = decide.locator("fieldset.outcome").filter(has_text="转介医疗救助")
         choice.get_by_role("checkbox").check()
         choice.get_by_label("理由").fill("大病自付费用高，转县医保局办理医疗救助")
-        s.shot("township-alert-decide")
+        s.shot("township-alert-decide", of=page.locator("section.card").filter(has=decide))
         decide.get_by_role("button", name="保存处置决定并办结").click()
         expect(page.get_by_role("heading", name="处置决定", exact=True)).to_be_visible()
         expect(page.locator(".headline .tags")).to_contain_text("已办结")
