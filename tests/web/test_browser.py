@@ -432,3 +432,33 @@ def test_administrator_adds_a_user_reads_the_audit_log_and_issues_a_token(site: 
         page.get_by_role("link", name="接口令牌").click()  # the list, without the secret
         expect(page.locator("#tokens")).to_contain_text("医保局数据报送")
         s.shot("admin-tokens", full_page=False)
+
+
+GUIDES = Path(__file__).resolve().parents[2] / "docs" / "guide"
+IMAGE_REF = re.compile(r"!\[[^\]]*\]\(\.\./images/([\w.-]+)\.png\)")
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)#\s]+\.md)(#[^)]*)?\)")
+SHOT = re.compile(r'shot\(\s*"([\w.-]+)"')
+
+
+def test_guides_show_the_pictures_these_tests_take() -> None:
+    """Every picture in the user guides is one a browser test takes (so none goes stale), every
+    picture taken is shown in a guide, and the guides' links to other documents resolve."""
+    taken = set(SHOT.findall(Path(__file__).read_text(encoding="utf-8")))
+    shown: set[str] = set()
+    for guide in sorted(GUIDES.glob("*.md")):
+        text = guide.read_text(encoding="utf-8")
+        pictures = set(IMAGE_REF.findall(text))
+        assert pictures <= taken, f"{guide.name} shows pictures no test takes: {sorted(pictures - taken)}"
+        shown |= pictures
+        for target, _ in LINK.findall(text):
+            if not target.startswith(("http:", "https:")):
+                assert (guide.parent / target).exists(), f"{guide.name} links to a missing {target}"
+    assert taken <= shown, f"pictures taken but shown in no guide: {sorted(taken - shown)}"
+    for role in (
+        "village-assistant",
+        "township-caseworker",
+        "county-reviewer",
+        "provincial-analyst",
+        "administrator",
+    ):
+        assert (GUIDES / f"{role}.md").exists()
