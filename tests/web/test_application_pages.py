@@ -309,6 +309,9 @@ def test_csrf_conflict_masking_and_escaping(
         "worker1", f"/applications/{app_id}/check", {"expected_version": "1"}, headers={"HX-Request": "true"}
     )
     assert r.status_code == 200 and r.headers["hx-retarget"] == "#flash" and CONFLICT in r.text
+    assert "hx-replace-url" not in r.headers  # the address stays the application's
+    r = c.get(f"/applications/{app_id}?ok=checked", headers={"HX-Request": "true"})
+    assert r.headers["hx-replace-url"] == f"/applications/{app_id}"
 
     # 显示完整信息 needs a reason and is audited
     r = staff.post("worker1", f"/applications/{app_id}/unmask", {"reason": ""})
