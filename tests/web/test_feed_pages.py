@@ -151,6 +151,7 @@ def test_who_may_upload_and_download(settings: Settings, engine: Engine) -> None
         denied = other.post(f"/feeds/{load_id}/rejects", data={"csrf_token": t, "reason": "看看"})
         assert denied.status_code == 403 and "无权" in denied.text
     assert c.get("/feeds/999999").status_code == 404
+    assert c.get(f"/feeds/{2**40}").status_code == 400  # beyond the column: refused, not a 500
 
 
 def test_upload_and_download_need_the_csrf_token(settings: Settings, engine: Engine) -> None:

@@ -103,7 +103,7 @@ def audit_page(
     object_type: str | None = Query(None, max_length=40),
     start: dt.date | None = Query(None),
     end: dt.date | None = Query(None),
-    before: int | None = Query(None, ge=1),
+    before: int | None = Query(None, ge=1, le=2**63 - 1),
 ) -> Response:
     filters: dict[str, Any] = {
         "who": (who or "").strip(),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from doudi.auth import Actor, can
@@ -15,6 +15,7 @@ from doudi.web.deps import actor_with, csrf_protect, engine_of, settings_of
 from doudi.web.render import page
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
+MAX_ID = 2**31 - 1  # feed_loads.id is an INTEGER
 
 
 def _list_page(
@@ -82,7 +83,7 @@ def upload_feed(
 @router.get("/feeds/{load_id}")
 def feed_load_page(
     request: Request,
-    load_id: int,
+    load_id: int = Path(..., ge=1, le=MAX_ID),
     actor: Actor = Depends(actor_with("case.view")),
     unchanged: bool = Query(False),
 ) -> Response:
@@ -100,7 +101,7 @@ def feed_load_page(
 @router.post("/feeds/{load_id}/rejects")
 def download_rejects(
     request: Request,
-    load_id: int,
+    load_id: int = Path(..., ge=1, le=MAX_ID),
     actor: Actor = Depends(actor_with("feed.load")),
     reason: str = Form("", max_length=access.REASON_MAX),
 ) -> Response:
