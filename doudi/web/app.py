@@ -94,6 +94,7 @@ def _error(request: Request, exc: UserFacingError) -> Response:
         response = page(request, "_flash.html", status_code=200, message=exc.message_zh, details=exc.details)
         response.headers["HX-Retarget"] = "#flash"
         response.headers["HX-Reswap"] = "innerHTML"
+        response.headers["HX-Push-Url"] = "false"  # keep the page's address, not the form's action
         return response
     return page(request, "error.html", status_code=status, message=exc.message_zh, details=exc.details)
 

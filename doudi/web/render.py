@@ -31,6 +31,7 @@ NAV: list[tuple[str, str, str]] = [
     ("/households", "家庭", "case.view"),
     ("/applications", "申请", "case.view"),
     ("/rolls", "发放", "case.view"),
+    ("/recipients", "救助对象", "case.view"),
     ("/reviews", "复核", "case.view"),
     ("/feeds", "数据", "case.view"),
     ("/rules", "规则", "case.view"),

@@ -10,5 +10,6 @@ document.addEventListener("submit", function (event) {
   var message = event.target.getAttribute && event.target.getAttribute("data-confirm");
   if (message && !window.confirm(message)) {
     event.preventDefault();
+    event.stopImmediatePropagation();  // or a boosted (HTMX) form would still be sent
   }
 }, true);
