@@ -92,6 +92,7 @@ class StandardRow:
     urban: Decimal
     rural: Decimal
     set_in: str  # the division whose value is in force (inherited from above when not its own)
+    set_in_name: str
     placeholder: bool
 
     @property
@@ -316,6 +317,7 @@ def _standards(params: ParameterSet, division: str, level: Level, on: dt.date) -
                 urban.value,
                 rural.value,
                 urban.division_code,
+                catalog.require(urban.division_code).name,
                 urban.placeholder or rural.placeholder,
             )
         )
