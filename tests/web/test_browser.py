@@ -28,7 +28,7 @@ import pytest
 from argon2 import PasswordHasher
 from browser_support import ARTIFACTS, CHROMIUM, PHONE, Session, launch, live_server, session, sign_in
 from case_world import PASSWORD, World, build_world, citizen_id, raise_alerts
-from playwright.sync_api import Browser, ViewportSize, expect, sync_playwright
+from playwright.sync_api import Browser, FilePayload, ViewportSize, expect, sync_playwright
 from sqlalchemy import Engine, update
 
 from doudi.cases import applications as apps
@@ -297,9 +297,8 @@ def test_provincial_analyst_drills_down_loads_a_feed_and_simulates(site: Site) -
         upload = page.locator("#upload")
         upload.get_by_label("数据类别").select_option("medical")
         upload.get_by_label("数据期间（年-月）").fill(period)
-        upload.get_by_label("文件").set_input_files(
-            files=[{"name": "医保结算.csv", "mimeType": "text/csv", "buffer": _medical_feed(period)}]
-        )
+        feed: FilePayload = {"name": "医保结算.csv", "mimeType": "text/csv", "buffer": _medical_feed(period)}
+        upload.get_by_label("文件").set_input_files(files=[feed])
         s.shot("province-feed-upload", full_page=False)
         upload.get_by_role("button", name="上传并校验").click()
         expect(page.get_by_role("heading", name="质量报告")).to_be_visible()
