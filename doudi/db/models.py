@@ -210,6 +210,9 @@ class AuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(String(500))
     detail: Mapped[str | None] = mapped_column(Text)
 
+    # The administrators' audit-log search: by actor, and by time.
+    __table_args__ = (Index("ix_audit_log_actor", "actor", "id"), Index("ix_audit_log_at", "at"))
+
 
 # --- feeds and monitoring -------------------------------------------------------------------
 

@@ -39,6 +39,7 @@ STATUS = {
     "login_required": 401,
     "too_large": 413,
     "locked": 429,
+    "length_required": 411,
 }
 
 
@@ -65,6 +66,20 @@ class UploadLimit(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         limit = request.app.state.settings.max_upload_mb * 1024 * 1024
         length = request.headers.get("content-length")
+        if (
+            request.method in ("POST", "PUT", "PATCH")
+            and not length
+            and request.headers.get("transfer-encoding")
+        ):
+            # A body of unknown length could not be limited before it is read: ask for its size.
+            return _error(
+                request,
+                UserFacingError(
+                    "length_required",
+                    "request body without content-length refused",
+                    "上传请求缺少文件大小（Content-Length），请使用浏览器或常规客户端重新上传。",
+                ),
+            )
         if length and length.isdigit() and int(length) > limit:
             return _error(
                 request,
@@ -141,7 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return response
 
     for router in routes.all_routers():
-        app.include_router(router)
+        # Only the REST API belongs in the OpenAPI schema; pages are for browsers.
+        app.include_router(router, include_in_schema=router.prefix.startswith("/api/"))
     return app
 
 

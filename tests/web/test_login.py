@@ -92,3 +92,16 @@ def test_security_headers_forbid_inline_scripts(settings: Settings, engine: Engi
     assert r.headers["x-content-type-options"] == "nosniff" and r.headers["cache-control"] == "no-store"
     assert "<script>" not in r.text and "onclick" not in r.text
     assert csrf_of(c)
+
+
+def test_a_body_of_unknown_length_is_refused_before_it_is_read(settings: Settings, engine: Engine) -> None:
+    build_world(engine, with_alerts=False)
+    c = client(settings)
+    token = login(c, "worker1")
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b"csrf_token=" + token.encode()
+
+    r = c.post("/logout", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 411 and "文件大小" in r.text
+    assert c.get("/").status_code == 200  # still signed in: nothing was read

@@ -69,10 +69,14 @@ def upgrade() -> None:
     op.create_index("ix_verifications_household", "verifications", ["household_id"])
     op.create_index("ix_alert_decisions_household", "alert_decisions", ["household_id"])
     op.create_index("ix_periodic_reviews_household", "periodic_reviews", ["household_id"])
+    op.create_index("ix_audit_log_actor", "audit_log", ["actor", "id"])
+    op.create_index("ix_audit_log_at", "audit_log", ["at"])
 
 
 def downgrade() -> None:
     for index, table in (
+        ("ix_audit_log_at", "audit_log"),
+        ("ix_audit_log_actor", "audit_log"),
         ("ix_periodic_reviews_household", "periodic_reviews"),
         ("ix_alert_decisions_household", "alert_decisions"),
         ("ix_verifications_household", "verifications"),
