@@ -4,7 +4,6 @@ parameter files (every problem at once, ``file:line:col: key: message``)."""
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 from pathlib import Path
 
 import typer
@@ -13,11 +12,10 @@ from rich.table import Table
 
 from doudi.cli import common
 from doudi.divisions import DivisionCatalog, DivisionError, Level, level_of_code
+from doudi.programs.display import AREA_ZH, format_value
 from doudi.programs.parameters import (
     AREAS,
-    CENT,
     DEFAULT_DIR,
-    UNITS,
     Parameter,
     ParameterError,
     ParameterSet,
@@ -28,42 +26,7 @@ from doudi.programs.parameters import (
 
 app = typer.Typer(help="救助参数：查看某地某日适用的参数，检查参数文件。", no_args_is_help=True)
 
-AREA_ZH = {"urban": "城市", "rural": "农村", "all": "不分城乡"}
 PLACEHOLDER_ZH = "待确认"
-# How a value of each unit reads after the number; units not listed fall back to UNITS.
-_UNIT_SUFFIX = {
-    "yuan_per_month": " 元/月",
-    "yuan_per_year": " 元/年",
-    "ratio_of_standard": " × 月低保标准",
-    "multiple_of_standard": " × 月低保标准",
-    "months_of_standard": " 个月的月低保标准",
-    "count": " 个",
-    "months": " 个月",
-    "years": " 岁",
-}
-
-
-def format_value(value: Decimal | str, unit: str) -> str:
-    """A parameter value with its unit, as a civil-affairs user reads it.
-
-    Examples:
-        >>> format_value(Decimal("778"), "yuan_per_month"), format_value(Decimal("6"), "months")
-        ('778.00 元/月', '6 个月')
-        >>> format_value(Decimal("0.60"), "ratio"), format_value(Decimal("1.30"), "multiple_of_standard")
-        ('0.60（60%）', '1.30 × 月低保标准')
-        >>> format_value("urban", "area")
-        '城市'
-    """
-    if isinstance(value, str):
-        return AREA_ZH.get(value, value)
-    if unit.startswith("yuan"):
-        value = value.quantize(CENT)
-    if unit == "ratio":
-        percent = f"{value * 100:f}"
-        if "." in percent:
-            percent = percent.rstrip("0").rstrip(".")
-        return f"{value}（{percent}%）"
-    return f"{value}{_UNIT_SUFFIX.get(unit, ' ' + UNITS.get(unit, unit))}"
 
 
 def _division_label(catalog: DivisionCatalog, code: str) -> str:

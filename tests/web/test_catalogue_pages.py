@@ -10,8 +10,8 @@ from case_world import build_world
 from sqlalchemy import Engine
 from web_client import client, login
 
-from doudi.cli.params import format_value
 from doudi.monitor.rules import load_rules
+from doudi.programs.display import format_value
 from doudi.programs.parameters import default_parameters
 from doudi.settings import Settings
 

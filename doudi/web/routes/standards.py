@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from doudi.auth import Actor
-from doudi.cli.params import AREA_ZH, format_value
 from doudi.divisions import DivisionError, Level, level_of_code
 from doudi.errors import UserFacingError
+from doudi.programs.display import AREA_ZH, format_value
 from doudi.programs.parameters import AREAS, Parameter, ParameterSet, Resolved, default_parameters
 from doudi.web.deps import actor_with, csrf_protect
 from doudi.web.render import page
