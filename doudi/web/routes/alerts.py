@@ -85,8 +85,8 @@ def plain(value: str, what: str) -> str:
     """Free text as typed, refused when it carries control characters (a NUL cannot even be
     stored by PostgreSQL): a Chinese message instead of a server error.
 
-    >>> plain("王五、李四\n", "核查人员")
-    '王五、李四\n'
+    >>> plain("王五、李四", "核查人员")
+    '王五、李四'
     """
     if _CONTROL.search(value):
         raise CaseError(
