@@ -4,8 +4,8 @@ Run as its own process (the "second process" of the figure), it reads a plan wri
 bench_web.py (one account per client, with the households of its township and search terms),
 signs every client in through the login form (each its own cookie jar, session and CSRF token,
 and its own keep-alive connection, as a browser tab has), runs ``--warmup`` untimed cycles, then
-lets every client cycle through ``--pages`` (alert inbox, household search, household detail,
-…) until ``--duration`` seconds have passed or ``--max-requests`` requests have been sent,
+lets every client cycle through ``--pages`` (alert inbox, household search, household page and
+the two parts it loads, …) until ``--duration`` seconds have passed or ``--max-requests`` requests have been sent,
 whichever comes first. Closed loop: a client sends its next request when the previous one has
 been answered (after ``--think-ms``, ±50 %, when given). Each request is timed from send to the
 last byte of the body. Prints one JSON line: per page count, errors, p50/p95/p99/max; the
@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover
 
 CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]+)">')
 HIDDEN_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-PAGES = ("alerts", "search", "detail", "dashboard", "healthz")
+PAGES = ("alerts", "search", "detail", "assessment", "feeds", "alert", "dashboard", "healthz")
 
 
 # --- CPU accounting from /proc ---------------------------------------------------------------
@@ -123,6 +123,7 @@ class Client:
     http: httpx.AsyncClient
     rng: random.Random
     csrf: str = ""
+    current: dict[str, Any] | None = None
     samples: list[Sample] = field(default_factory=list)
 
     async def sign_in(self, password: str) -> None:
@@ -153,33 +154,48 @@ class Client:
         households: list[dict[str, Any]] = self.spec["households"]
         return households[self.rng.randrange(len(households))]
 
+    async def _get(self, page: str) -> tuple[httpx.Response, str | None]:
+        """One page as a signed-in user's browser asks for it; (answer, text it must contain)."""
+        htmx = {"HX-Request": "true", "X-CSRF-Token": self.csrf}
+        if page == "alerts":
+            return await self.http.get("/alerts"), None
+        if page == "alert":
+            alerts: list[int] = self.spec["alerts"]
+            return await self.http.get(f"/alerts/{alerts[self.rng.randrange(len(alerts))]}"), None
+        if page == "dashboard":
+            return await self.http.get("/"), None
+        if page == "healthz":  # the floor: app and middlewares, no session, no database
+            return await self.http.get("/healthz"), None
+        if page == "search":  # as the page's form sends it (hx-post, results swapped in)
+            h = self._household()
+            form = search_form(h, self.rng)
+            return await self.http.post(
+                "/households/search",
+                data={"csrf_token": self.csrf, **form},
+                headers={**htmx, "HX-Target": "results"},
+            ), f'/households/{h["id"]}"'
+        if page == "detail":
+            self.current = self._household()
+            return await self.http.get(f"/households/{self.current['id']}"), self.current["household_no"]
+        if page in ("assessment", "feeds"):  # loaded by the household page (hx-trigger="load")
+            h = self.current or self._household()
+            return await self.http.get(f"/households/{h['id']}/{page}", headers=htmx), None
+        raise ValueError(page)
+
     async def request(self, page: str) -> Sample:
-        """One page as a signed-in user opens it; a 200 with a body is the only success."""
+        """One page; a 200 with a body (holding what it must) is the only success."""
         start = time.perf_counter()
         status = 0
         error: str | None = None
         try:
-            if page == "alerts":
-                r = await self.http.get("/alerts")
-            elif page == "dashboard":
-                r = await self.http.get("/")
-            elif page == "healthz":  # the floor: app and middlewares, no session, no database
-                r = await self.http.get("/healthz")
-            elif page == "detail":
-                r = await self.http.get(f"/households/{self._household()['id']}")
-            elif page == "search":
-                r = await self.http.post(
-                    "/households/search",
-                    data={"csrf_token": self.csrf, **search_form(self._household(), self.rng)},
-                    headers={"X-CSRF-Token": self.csrf},
-                )
-            else:
-                raise ValueError(page)
+            r, expect = await self._get(page)
             status = r.status_code
             if status != 200:
                 error = f"HTTP {status}"
             elif not r.content:
                 error = "empty body"
+            elif expect is not None and expect not in r.text:
+                error = "not found in the answer"
         except httpx.HTTPError as exc:
             error = type(exc).__name__
         end = time.perf_counter()
@@ -201,11 +217,16 @@ class Client:
 
 
 def search_form(household: dict[str, Any], rng: random.Random) -> dict[str, str]:
-    """The household search form as a caseworker fills it: the last digits of the head's
-    citizen ID, or a member's name."""
-    if rng.random() < 0.5:
-        return {"id_suffix": household["head_citizen_id"][-6:]}
-    return {"name": household["head_name"]}
+    """The household search form (/households) as a caseworker fills it, within their own
+    scope: the last four characters of the head's citizen ID (what the masked ID shows), the
+    head's whole name, or the household number."""
+    empty = {"id_tail": "", "name": "", "household_no": "", "division": ""}
+    x = rng.random()
+    if x < 0.4:
+        return {**empty, "id_tail": household["head_citizen_id"][-4:]}
+    if x < 0.8:
+        return {**empty, "name": household["head_name"]}
+    return {**empty, "household_no": household["household_no"]}
 
 
 # --- statistics ------------------------------------------------------------------------------
@@ -335,7 +356,9 @@ def main() -> None:
     parser.add_argument("plan", type=Path, help="the plan JSON written by bench_web.py")
     parser.add_argument("--url", required=True, help="the server, http://127.0.0.1:<port>")
     parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--pages", default="alerts,search,detail", help=f"cycle of pages: {','.join(PAGES)}")
+    parser.add_argument(
+        "--pages", default="alerts,search,detail,assessment,feeds", help=f"cycle of pages: {','.join(PAGES)}"
+    )
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of timed load at most")
     parser.add_argument("--max-requests", type=int, default=100_000, help="timed requests at most")
     parser.add_argument("--think-ms", type=float, default=0.0, help="pause between a client's requests")
