@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from doudi.auth import Actor
 from doudi.auth import admin as svc
 from doudi.auth.users import UserError
+from doudi.errors import UserFacingError
 from doudi.feeds.contract import default_contracts
 from doudi.web import tokens
 from doudi.web.deps import actor_with, csrf_protect, engine_of
@@ -94,6 +95,17 @@ def set_active(
     return _users_page(request, actor, done=f"已{'启用' if info.active else '停用'}用户 {info.username}。")
 
 
+def _day(text: str | None, what: str) -> dt.date | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserFacingError(
+            "bad_date", f"bad date {text!r}", f"{what}应为日期，格式如 2026-12-01，收到“{text}”。"
+        ) from None
+
+
 @router.get("/admin/audit")
 def audit_page(
     request: Request,
@@ -101,10 +113,12 @@ def audit_page(
     who: str | None = Query(None, max_length=100),
     action: str | None = Query(None, max_length=40),
     object_type: str | None = Query(None, max_length=40),
-    start: dt.date | None = Query(None),
-    end: dt.date | None = Query(None),
+    start_text: str | None = Query(None, alias="start", max_length=10),
+    end_text: str | None = Query(None, alias="end", max_length=10),
     before: int | None = Query(None, ge=1, le=2**63 - 1),
 ) -> Response:
+    # An empty date field means "no bound" (a search form sends start= when left blank).
+    start, end = _day(start_text, "起始日期"), _day(end_text, "截止日期")
     filters: dict[str, Any] = {
         "who": (who or "").strip(),
         "action": (action or "").strip(),
