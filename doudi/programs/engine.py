@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import threading
+import queue
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -103,15 +105,23 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
-_local = threading.local()
+# Idle connections for small batches (opening one costs more than a household), taken by one
+# thread at a time. Not thread-local: a thread's own connection is destroyed when the thread
+# ends, and a daemon thread (a web server's worker) ending while the interpreter shuts down
+# aborts the process inside DuckDB's destructor ("FATAL: exception not rethrown").
+_idle: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
 
 
-def _shared_connection() -> duckdb.DuckDBPyConnection:
-    """One connection per thread for small batches (opening one costs more than a household)."""
-    con = getattr(_local, "con", None)
-    if con is None:
-        con = _local.con = connect()
-    return con
+@contextmanager
+def _shared_connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    try:
+        con = _idle.get_nowait()
+    except queue.Empty:
+        con = connect()
+    try:
+        yield con
+    finally:
+        _idle.put(con)
 
 
 # Households evaluated per DuckDB query in a large batch, and DuckDB's memory for it (it
@@ -145,7 +155,10 @@ def evaluate(
     """
     params = params or default_parameters()
     if households.num_rows <= chunk_households:
-        return _evaluate_chunk(con or _shared_connection(), households, members, params, debug)
+        if con is None:
+            with _shared_connection() as shared:
+                return _evaluate_chunk(shared, households, members, params, debug)
+        return _evaluate_chunk(con, households, members, params, debug)
     if con is None:
         # A big batch gets its own connection, closed afterwards: DuckDB keeps the memory it
         # used until its connection closes, and the thread's shared one lives on.

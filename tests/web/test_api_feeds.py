@@ -110,7 +110,9 @@ def test_malformed_files_fail_with_the_error_shape_and_a_failed_load(
     assert c.get(f"{API}/feeds/loads/{loads[0]['id']}/quarantine", headers=auth(secret)).status_code == 200
     # Bad kind and period: refused before any manifest row.
     assert_error_shape(_push(c, secret, b"x", kind="nonsense").json(), "unknown_kind")
-    assert_error_shape(_push(c, secret, b"x", period="2026-13").json(), "bad_period")
+    r = _push(c, secret, b"x", period="2026-13")
+    assert_error_shape(r.json(), "invalid_request")
+    assert any("period" in d for d in r.json()["details"])
     with engine.connect() as conn:
         assert conn.execute(select(FeedLoad.id)).all().__len__() == 3
 
@@ -173,7 +175,7 @@ def test_oversized_uploads_get_413_in_the_error_shape(settings: Settings, engine
     assert r.status_code == 413
     assert_error_shape(r.json(), "too_large")
 
-    # Without a Content-Length (chunked), the size is checked while the file is saved.
+    # Without a Content-Length (chunked) the size cannot be checked first: refused as such.
     boundary = "doudi-test-boundary"
     parts = [
         f'--{boundary}\r\nContent-Disposition: form-data; name="kind"\r\n\r\nmedical\r\n',
@@ -194,8 +196,8 @@ def test_oversized_uploads_get_413_in_the_error_shape(settings: Settings, engine
         headers={**auth(secret), "Content-Type": f"multipart/form-data; boundary={boundary}"},
         content=chunks(),
     )
-    assert r.status_code == 413
-    assert_error_shape(r.json(), "too_large")
+    assert r.status_code == 411
+    assert_error_shape(r.json(), "length_required")
     with engine.connect() as conn:
         assert conn.execute(select(FeedLoad.id)).first() is None
     assert not any((settings.data_dir / "uploads").glob("*/*"))  # nothing left behind
@@ -216,7 +218,10 @@ def test_unknown_paths_wrong_methods_and_bad_parameters_keep_the_error_shape(
     assert r.status_code == 400
     assert_error_shape(r.json(), "invalid_request")
     assert any("limit" in d for d in r.json()["details"])
-    r = c.get(f"{API}/feeds/loads/abc", headers=auth(secret))
+    r = c.get(f"{API}/feeds/loads/abc", headers=auth(secret))  # ids are digits: no such path
+    assert r.status_code == 404
+    assert_error_shape(r.json(), "not_found")
+    r = c.get(f"{API}/feeds/loads/0", headers=auth(secret))
     assert r.status_code == 400
     assert_error_shape(r.json(), "invalid_request")
     r = c.post(f"{API}/feeds/loads", headers=auth(secret), data={"kind": "medical"})

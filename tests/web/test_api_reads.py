@@ -79,3 +79,64 @@ def test_department_tokens_and_disabled_users_cannot_read(settings: Settings, en
     r = c.get(f"{API}/alerts", headers=auth(worker))
     assert r.status_code == 401
     assert_error_shape(r.json(), "login_required")
+
+
+def test_households_are_searched_by_post_and_read_masked(settings: Settings, engine: Engine) -> None:
+    world = build_world(engine, passwords=())
+    head = world.citizen_ids["N001"]
+    add_evidence(engine, "N001", "520102001001", head)
+    secret = issue(engine, "区救助平台", kinds=None, user="worker1")
+    c = client(settings)
+
+    everything = c.post(f"{API}/households/search", headers=auth(secret), json={}).json()
+    assert sorted(h["household_no"] for h in everything["items"]) == ["N001", "N002", "N003"]
+    found = c.post(f"{API}/households/search", headers=auth(secret), json={"id_tail": head[-4:]}).json()
+    assert [h["household_no"] for h in found["items"]] == ["N001"]
+    hit = found["items"][0]
+    assert "*" in hit["head_citizen_id"] and hit["head_name"] != "甲某" and head not in str(found)
+    # The criteria never go in the URL: a GET search does not exist.
+    assert c.get(f"{API}/households/search", headers=auth(secret)).status_code in (400, 404, 405)
+    r = c.post(f"{API}/households/search", headers=auth(secret), json={"id_tail": "12"})
+    assert r.status_code == 400
+    assert_error_shape(r.json(), "invalid_request")
+    assert any("id_tail" in d for d in r.json()["details"])
+    r = c.post(f"{API}/households/search", headers=auth(secret), json={"nickname": "x"})
+    assert r.status_code == 400
+    assert_error_shape(r.json(), "invalid_request")
+
+    hid = world.households["N001"]
+    detail = c.get(f"{API}/households/{hid}", headers=auth(secret)).json()
+    assert detail["household_no"] == "N001" and len(detail["members"]) == 3
+    assert all("*" in m["citizen_id"] for m in detail["members"])
+    assert {m["name"] for m in detail["members"]}.isdisjoint({"甲某", "乙某", "丙某"})
+    assert [a["id"] for a in detail["alerts"]] == [world.alerts["N001"]]
+    assert detail["evidence"][0]["department"] == "医疗保障局" and head not in str(detail)
+    assert detail["categories"][0]["label"]
+
+    assessed = c.get(f"{API}/households/{hid}/assessment", headers=auth(secret)).json()
+    assert assessed["household_id"] == hid and assessed["programs"]
+    assert all(p["summary"] for p in assessed["programs"])
+    matches = c.get(f"{API}/households/{hid}/feed-matches", headers=auth(secret)).json()
+    assert matches["household_id"] == hid and matches["matches"] == []
+
+
+def test_another_townships_household_is_not_found_and_audited(settings: Settings, engine: Engine) -> None:
+    world = build_world(engine, passwords=())
+    secret = issue(engine, "乡镇系统", kinds=None, user="worker1")
+    c = client(settings)
+    other = world.households["X001"]
+    for tail in ("", "/assessment", "/feed-matches"):
+        r = c.get(f"{API}/households/{other}{tail}", headers=auth(secret))
+        assert r.status_code == 404, tail
+        assert_error_shape(r.json(), "not_found")
+    denied = audit_entries(engine, "access_denied")
+    assert [(d.actor, d.object_type, d.object_ref) for d in denied] == [
+        ("worker1", "household", str(other))
+    ] * 3
+    # A search narrowed to another township: refused, audited, nothing listed.
+    r = c.post(f"{API}/households/search", headers=auth(secret), json={"division": "520102002"})
+    assert r.status_code == 404
+    assert len(audit_entries(engine, "access_denied")) == 4
+    # Searching the whole scope never returns the other township's household.
+    found = c.post(f"{API}/households/search", headers=auth(secret), json={"household_no": "X001"}).json()
+    assert found["total"] == 0

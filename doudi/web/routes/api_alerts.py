@@ -202,7 +202,7 @@ def alerts(
     )
 
 
-@api.get("/{alert_id}", response_model=AlertDetailOut, summary="预警详情")
+@api.get("/{alert_id:int}", response_model=AlertDetailOut, summary="预警详情")
 def alert(
     request: Request,
     alert_id: int = Path(ge=1, le=MAX_BIGINT),

@@ -33,13 +33,11 @@ STATUS_LABELS = {"active": "在用", "superseded": "已被替换", "failed": "�
 _CHUNK = 1 << 20
 _BEFORE_LOAD = frozenset({"unknown_kind", "bad_period", "file_missing"})
 
-# The kinds and the period format are documented in the schema but checked by the feed service,
-# whose messages say in Chinese what a valid value looks like (unknown_kind, bad_period).
+# The kinds are documented in the schema but checked by the feed service, whose message lists
+# them in Chinese with their titles (unknown_kind).
 KIND_SCHEMA: dict[str, Any] = {"enum": sorted(default_contracts()), "examples": ["medical"]}
-PERIOD_SCHEMA: dict[str, Any] = {
-    "pattern": r"^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])$",
-    "examples": ["2026-11"],
-}
+PERIOD = r"^(19|[2-9][0-9])[0-9]{2}-(0[1-9]|1[0-2])$"
+"""A period as the API takes it, ``YYYY-MM`` (the CLI also reads other digits and spaces)."""
 
 api = APIRouter(prefix=f"{PREFIX}/feeds", tags=["数据报送"], responses=ERRORS)
 
@@ -238,13 +236,7 @@ def upload(
     kind: str = Form(
         ..., min_length=1, max_length=40, description="数据类别，如 medical", json_schema_extra=KIND_SCHEMA
     ),
-    period: str = Form(
-        ...,
-        min_length=1,
-        max_length=20,
-        description="数据所属期间（年-月），如 2026-11",
-        json_schema_extra=PERIOD_SCHEMA,
-    ),
+    period: str = Form(..., pattern=PERIOD, description="数据所属期间（年-月），如 2026-11"),
     principal: Principal = Depends(feed_client),
 ) -> Response:
     """Load one file for a kind and period: validated against the kind's contract, the rows
@@ -274,9 +266,7 @@ def upload(
 def loads(
     request: Request,
     kind: str | None = Query(None, max_length=40, description="只列出这一类", json_schema_extra=KIND_SCHEMA),
-    period: str | None = Query(
-        None, max_length=20, description="只列出这一期（年-月）", json_schema_extra=PERIOD_SCHEMA
-    ),
+    period: str | None = Query(None, pattern=PERIOD, description="只列出这一期（年-月）"),
     limit: int = Query(100, ge=1, le=1000),
     principal: Principal = Depends(feed_client),
 ) -> list[LoadOut]:
@@ -293,7 +283,7 @@ def loads(
     return [_load_out(r) for r in rows]
 
 
-@api.get("/loads/{load_id}", response_model=LoadOut, summary="载入状态")
+@api.get("/loads/{load_id:int}", response_model=LoadOut, summary="载入状态")
 def load_status(
     request: Request, load_id: int = PathParam(ge=1, le=MAX_INT), principal: Principal = Depends(feed_client)
 ) -> LoadOut:
@@ -301,7 +291,7 @@ def load_status(
     return _load_out(token_load(engine_of(request), principal, load_id))
 
 
-@api.get("/loads/{load_id}/quality", response_model=dict[str, Any], summary="质量报告")
+@api.get("/loads/{load_id:int}/quality", response_model=dict[str, Any], summary="质量报告")
 def quality(
     request: Request, load_id: int = PathParam(ge=1, le=MAX_INT), principal: Principal = Depends(feed_client)
 ) -> dict[str, Any]:
@@ -311,7 +301,7 @@ def quality(
 
 
 @api.get(
-    "/loads/{load_id}/quarantine",
+    "/loads/{load_id:int}/quarantine",
     response_class=FileResponse,
     summary="下载未通过清单",
     responses={200: {"content": {"text/csv": {}}, "description": "未通过的行（行号、列、原因及原始各列）"}},
