@@ -383,6 +383,9 @@ class Bench:
         if a.source:
             self.source = self.work / "src"
             self.info["code"] = snapshot_source(a.source, self.source)
+        elif a.source_dir:
+            self.source = a.source_dir.resolve()
+            self.info["code"] = {**working_tree_source(), "source": f"directory {self.source}"}
         else:
             self.info["code"] = working_tree_source()
         self.info["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
@@ -534,6 +537,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--source", default=None, metavar="REV", help="measure the package as committed at REV"
+    )
+    parser.add_argument(
+        "--source-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="measure the package in DIR/doudi (a patched export, to compare with --source HEAD)",
     )
     parser.add_argument(
         "--postgres-url", default=None, help="a server to use instead of a throw-away cluster"
