@@ -66,6 +66,7 @@ from harness import (
     Run,
     clean_env,
     free_port,
+    git,
     last_json,
     loadavg,
     machine,
@@ -385,7 +386,11 @@ class Bench:
             self.info["code"] = snapshot_source(a.source, self.source)
         elif a.source_dir:
             self.source = a.source_dir.resolve()
-            self.info["code"] = {**working_tree_source(), "source": f"directory {self.source}"}
+            self.info["code"] = {
+                "commit": "unknown",
+                "source": f"directory {self.source}",
+                "head_at_run": git("rev-parse", "HEAD"),
+            }
         else:
             self.info["code"] = working_tree_source()
         self.info["args"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(a).items()}
