@@ -40,7 +40,7 @@ the 50 clients with a fraction of a core at the rates this server reaches; the r
 CPU the load generator, the server and the whole machine used, so a saturated client would show.
 
     python bench/bench_web.py                        # 5M persons (the lead runs this)
-    python bench/bench_web.py --persons 200000       # quick check, ~3 min
+    python bench/bench_web.py --persons 200000       # quick check, ~7 min (4 timed runs of 60 s)
 
 Prints a Markdown table and writes bench/results/web-<date>[-<persons>].json.
 """
