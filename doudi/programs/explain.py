@@ -148,3 +148,38 @@ def explain(
             },
         }
     return out
+
+
+# The explanation values of a result (engine SHARED_DETAILS and the 临时救助 ones) by name.
+DETAIL_LABELS: dict[str, str] = {
+    "n": "家庭人口",
+    "standard": "适用低保标准（元/月）",
+    "standard_urban": "城市低保标准（元/月）",
+    "total_income": "家庭月收入（元）",
+    "counted_income": "计入收入（元）",
+    "per_capita_income": "月人均收入（元）",
+    "employment_disregard": "扣除就业成本（元）",
+    "rigid_disregard": "扣除刚性支出（元）",
+    "rigid_spending_12m": "近12个月刚性支出（元）",
+    "gap": "补差金额（元/月）",
+    "marginal_line": "低保边缘线（元/月）",
+    "disposable_income_monthly": "上年人均可支配收入（元/月）",
+    "property_ok": "财产状况符合规定",
+    "employed_count": "就业人数",
+    "individual_count": "单人保人数",
+    "dibao_members": "纳入低保人数",
+    "advance_payment": "可先行救助",
+    "cap": "临时救助上限（元）",
+    "township_limit": "乡镇审批限额（元）",
+    "valid_until": "认定有效期至",
+}
+
+# What the department feeds found for one household (economic check), counted as the inputs say.
+FINDING_LABELS: dict[str, str] = {
+    "vehicles": "计入的机动车（辆）",
+    "extra_housing": "计入的其他房产（套）",
+    "business_registered": "存续的市场主体（个）",
+    "public_employees": "财政供养人员（人）",
+    "pension_monthly": "月领取养老金合计（元）",
+    "deceased": "已死亡的成员",
+}

@@ -19,7 +19,8 @@ from doudi.cases.assessment import EMERGENCY_KINDS, assess_application
 from doudi.cases.economic_check import run_economic_check
 from doudi.cases.errors import CaseError
 from doudi.cases.labels import PROGRAMS
-from doudi.programs.explain import BASIS_NAMES
+from doudi.programs.explain import BASIS_NAMES, FINDING_LABELS
+from doudi.programs.explain import DETAIL_LABELS as VALUE_LABELS
 from doudi.programs.parameters import default_parameters
 from doudi.registry.codes import RELATIONS
 from doudi.web.deps import actor_with, csrf_protect, engine_of
@@ -42,36 +43,6 @@ router = APIRouter(dependencies=[Depends(csrf_protect)])
 VIEW = actor_with("case.view")
 
 # The programs' explanation values (doudi.programs.engine SHARED_DETAILS and the 临时救助 ones).
-VALUE_LABELS: dict[str, str] = {
-    "n": "家庭人口",
-    "standard": "适用低保标准（元/月）",
-    "standard_urban": "城市低保标准（元/月）",
-    "total_income": "家庭月收入（元）",
-    "counted_income": "计入收入（元）",
-    "per_capita_income": "月人均收入（元）",
-    "employment_disregard": "扣除就业成本（元）",
-    "rigid_disregard": "扣除刚性支出（元）",
-    "rigid_spending_12m": "近12个月刚性支出（元）",
-    "gap": "补差金额（元/月）",
-    "marginal_line": "低保边缘线（元/月）",
-    "disposable_income_monthly": "上年人均可支配收入（元/月）",
-    "property_ok": "财产状况符合规定",
-    "employed_count": "就业人数",
-    "individual_count": "单人保人数",
-    "dibao_members": "纳入低保人数",
-    "advance_payment": "先行救助金额（元）",
-    "cap": "临时救助上限（元）",
-    "township_limit": "乡镇审批限额（元）",
-    "valid_until": "认定有效期至",
-}
-FINDING_LABELS: dict[str, str] = {
-    "vehicles": "计入的机动车（辆）",
-    "extra_housing": "计入的其他房产（套）",
-    "business_registered": "存续的市场主体（个）",
-    "public_employees": "财政供养人员（人）",
-    "pension_monthly": "月领取养老金合计（元）",
-    "deceased": "申请日前已死亡的成员",
-}
 INPUT_LABELS: dict[str, str] = {
     "members": "家庭人口",
     "vehicles": "机动车（辆）",
