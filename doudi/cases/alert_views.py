@@ -132,6 +132,9 @@ class WorkView:
 
 @dataclass(frozen=True)
 class EvidenceView:
+    """A department's feed row behind an alert (citizen ID masked unless asked otherwise)."""
+
+    alert_id: int
     feed_kind: str
     department: str
     load_id: int
@@ -140,6 +143,21 @@ class EvidenceView:
     citizen_id: str
     event_date: dt.date | None
     detail: dict[str, Any]
+
+
+def evidence_view(e: Any, *, unmasked: bool) -> EvidenceView:
+    """An ``alert_evidence`` row (a mapping) as a view."""
+    return EvidenceView(
+        alert_id=int(e["alert_id"]),
+        feed_kind=str(e["feed_kind"]),
+        department=str(e["department"]),
+        load_id=int(e["load_id"]),
+        period=str(e["period"]),
+        row_no=int(e["row_no"]),
+        citizen_id=str(e["citizen_id"]) if unmasked else mask_citizen_id(str(e["citizen_id"])),
+        event_date=e["event_date"],
+        detail=json.loads(e["detail"]) if e["detail"] else {},
+    )
 
 
 @dataclass(frozen=True)
@@ -515,19 +533,7 @@ def alert_detail(
         evidence = conn.execute(
             select(EVIDENCE).where(EVIDENCE.c.alert_id == alert_id).order_by(EVIDENCE.c.id)
         ).mappings()
-        evidence_views = tuple(
-            EvidenceView(
-                feed_kind=e["feed_kind"],
-                department=e["department"],
-                load_id=int(e["load_id"]),
-                period=e["period"],
-                row_no=int(e["row_no"]),
-                citizen_id=e["citizen_id"] if unmasked else mask_citizen_id(e["citizen_id"]),
-                event_date=e["event_date"],
-                detail=json.loads(e["detail"]) if e["detail"] else {},
-            )
-            for e in evidence
-        )
+        evidence_views = tuple(evidence_view(e, unmasked=unmasked) for e in evidence)
         verifications = _verifications(conn, alert_id)
         decisions = _decisions(conn, alert_id)
         events = tuple(ledger.events_of(conn, "alert", alert_id, ALERT_EVENTS))

@@ -26,7 +26,6 @@ where those meet.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,6 +39,7 @@ from doudi import audit
 from doudi.auth.actor import Actor, scope_prefix
 from doudi.auth.roles import require
 from doudi.auth.scope import check, deny
+from doudi.cases.alert_views import EvidenceView, evidence_view
 from doudi.cases.errors import CaseError
 from doudi.cases.households import household_place
 from doudi.cases.labels import ALERT_STATUSES, PROGRAMS_SHORT, RECIPIENT_STATUSES, label
@@ -284,21 +284,6 @@ class AlertRef:
 
 
 @dataclass(frozen=True)
-class EvidenceRef:
-    """A department's feed row the monitoring matched to the household (behind an alert)."""
-
-    alert_id: int
-    feed_kind: str
-    department: str
-    load_id: int
-    period: str
-    row_no: int
-    citizen_id: str
-    event_date: dt.date | None
-    detail: dict[str, Any]
-
-
-@dataclass(frozen=True)
 class HouseholdDetail:
     household_id: int
     household_no: str
@@ -315,7 +300,7 @@ class HouseholdDetail:
     versions: tuple[VersionView, ...]
     recipients: tuple[RecipientRef, ...]
     alerts: tuple[AlertRef, ...]
-    evidence: tuple[EvidenceRef, ...]
+    evidence: tuple[EvidenceView, ...]  # the feed rows behind its alerts
     unmasked: bool = False
 
     @property
@@ -768,20 +753,7 @@ def household_detail(
             )
             for a in alerts
         ),
-        evidence=tuple(
-            EvidenceRef(
-                alert_id=int(e["alert_id"]),
-                feed_kind=str(e["feed_kind"]),
-                department=str(e["department"]),
-                load_id=int(e["load_id"]),
-                period=str(e["period"]),
-                row_no=int(e["row_no"]),
-                citizen_id=str(e["citizen_id"]) if unmasked else mask_citizen_id(str(e["citizen_id"])),
-                event_date=e["event_date"],
-                detail=json.loads(e["detail"]) if e["detail"] else {},
-            )
-            for e in evidence
-        ),
+        evidence=tuple(evidence_view(e, unmasked=unmasked) for e in evidence),
         unmasked=unmasked,
     )
 
