@@ -61,6 +61,15 @@ class Settings(BaseSettings):
     max_upload_mb: int = Field(
         default=200, description="Largest file accepted by web and API uploads (feeds, attachments), in MB."
     )
+    web_threads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description=(
+            "Requests one web worker process works on at once (its thread pool); its database "
+            "pool holds twice as many connections, so that none is opened per request."
+        ),
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

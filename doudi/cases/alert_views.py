@@ -26,6 +26,7 @@ from doudi.cases import ledger
 from doudi.cases.attachments import AttachmentInfo, attachments_of
 from doudi.cases.errors import CaseError
 from doudi.cases.labels import ALERT_STATUSES, OUTCOMES, label
+from doudi.db.engine import reading
 from doudi.db.models import Alert, AlertDecision, AlertEvidence, AlertWork, CaseEvent, Verification
 from doudi.ids import mask_citizen_id
 from doudi.monitor.rules import SEVERITIES
@@ -403,7 +404,7 @@ def inbox(
         page_size=page_size,
         day=day,
     )
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(query).mappings().all()
         total = int(conn.execute(counting).scalar_one())
     return Page(
@@ -508,7 +509,7 @@ def _work_view(r: dict[str, Any]) -> WorkView:
 
 def _scoped(engine: Engine, actor: Actor, alert_id: int) -> dict[str, Any]:
     """The alert, after the scope check (NotFound, audited, when outside the actor's scope)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         row = _load(conn, alert_id)
     check(engine, actor, "alert", alert_id, row["division_code"] if row else None)
     assert row is not None

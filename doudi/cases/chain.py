@@ -30,6 +30,7 @@ from doudi.cases.applications import EVENTS as APPLICATION_EVENTS
 from doudi.cases.households import household_place
 from doudi.cases.labels import CASE_TYPES, OUTCOMES, PROGRAMS_SHORT, label
 from doudi.cases.reviews import OUTCOMES as REVIEW_OUTCOMES
+from doudi.db.engine import reading
 from doudi.db.models import (
     Alert,
     AlertDecision,
@@ -107,7 +108,7 @@ class HouseholdChain:
 
 def find_household(engine: Engine, ref: str) -> int | None:
     """A household id from its number (户编号) or, failing that, its numeric id."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         found = conn.execute(select(HOUSEHOLDS.c.id).where(HOUSEHOLDS.c.household_no == ref)).scalar()
         if found is None and ref.isdigit():
             found = conn.execute(select(HOUSEHOLDS.c.id).where(HOUSEHOLDS.c.id == int(ref))).scalar()
@@ -118,12 +119,12 @@ def household_chain(engine: Engine, actor: Actor, household_id: int) -> Househol
     """The household's assistance chain, oldest first. The household must be in the actor's
     scope where it lives now (NotFound, audited, otherwise); its whole history is shown."""
     require(actor.role, "case.view")
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         place = household_place(conn, household_id)
     check(engine, actor, "household", household_id, place.division_code if place else None)
     assert place is not None
     entries: list[ChainEntry] = []
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         for a in conn.execute(select(ALERTS).where(ALERTS.c.household_id == household_id)).mappings():
             entries.append(
                 ChainEntry(

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
+
+# A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out
+# (one round trip); a busier one is handed out as it is. A ping on every checkout (SQLAlchemy's
+# pool_pre_ping) doubled the round trips of a web page, which checks out several connections.
+IDLE_PING_S = 10.0
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -31,7 +37,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a connection that has been idle in the pool for over ``IDLE_PING_S`` (a server
+    restarted or a proxy that dropped it): a failed ping makes the pool replace it (SQLAlchemy's
+    pessimistic disconnect handling, by event). A connection dropped within that window fails
+    its first statement, and SQLAlchemy then renews the whole pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("idle_since")
+        if since is None or time.monotonic() - since <= IDLE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:  # any driver error: the connection is gone
+            raise exc.DisconnectionError(f"stale pooled connection: {error}") from error
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only, outside any transaction (autocommit): no BEGIN and no
+    ROLLBACK round trip around a page's queries. Under READ COMMITTED (PostgreSQL's default)
+    each statement sees its own snapshot inside a transaction too, so nothing changes for the
+    reader. Writes must use ``engine.begin()``."""
+    return engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 def is_postgres(engine: Engine) -> bool:

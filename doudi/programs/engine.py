@@ -113,7 +113,8 @@ _idle: queue.SimpleQueue[duckdb.DuckDBPyConnection] = queue.SimpleQueue()
 
 
 @contextmanager
-def _shared_connection() -> Iterator[duckdb.DuckDBPyConnection]:
+def shared_connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    """An idle pooled connection for a small query (returned to the pool afterwards)."""
     try:
         con = _idle.get_nowait()
     except queue.Empty:
@@ -156,7 +157,7 @@ def evaluate(
     params = params or default_parameters()
     if households.num_rows <= chunk_households:
         if con is None:
-            with _shared_connection() as shared:
+            with shared_connection() as shared:
                 return _evaluate_chunk(shared, households, members, params, debug)
         return _evaluate_chunk(con, households, members, params, debug)
     if con is None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,6 +44,7 @@ from doudi.cases.alert_views import EvidenceView, evidence_view
 from doudi.cases.errors import CaseError
 from doudi.cases.households import household_place
 from doudi.cases.labels import ALERT_STATUSES, PROGRAMS_SHORT, RECIPIENT_STATUSES, label
+from doudi.db.engine import reading
 from doudi.db.models import (
     Alert,
     AlertEvidence,
@@ -368,7 +370,7 @@ def _search_prefix(engine: Engine, actor: Actor, division: str | None) -> str:
 
 def _scoped_place(engine: Engine, actor: Actor, household_id: int) -> tuple[str, str]:
     """(household_no, division) of a household in the actor's scope; NotFound (audited) else."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         place = household_place(conn, household_id)
     check(engine, actor, "household", household_id, place.division_code if place else None)
     assert place is not None
@@ -378,7 +380,7 @@ def _scoped_place(engine: Engine, actor: Actor, household_id: int) -> tuple[str,
 def in_scope(engine: Engine, actor: Actor, household_id: int) -> bool:
     """Whether the household exists and lies in the actor's scope now (nothing audited: for
     pages deciding whether to offer a link)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         place = household_place(conn, household_id)
     return place is not None and actor.covers(place.division_code)
 
@@ -389,7 +391,7 @@ def divisions_in_scope(engine: Engine, actor: Actor, *, limit: int = 400) -> lis
     require(actor.role, "case.view")
     prefix = actor.prefix
     levels = 12 if len(prefix) >= 6 else 9
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = _all(
             conn,
             select(DIVISIONS.c.code, DIVISIONS.c.name)
@@ -402,8 +404,15 @@ def divisions_in_scope(engine: Engine, actor: Actor, *, limit: int = 400) -> lis
 
 def division_names(engine: Engine, codes_: set[str]) -> dict[str, str]:
     """Names of divisions for a page's rows (division names are not personal data)."""
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return _division_names(conn, set(codes_))
+
+
+# Division names change only when the divisions are imported again: a page's names come from
+# this process's memory, read again after NAMES_TTL_S (a few villages per page, on every page).
+NAMES_TTL_S = 300.0
+_names: dict[tuple[str, str], str] = {}
+_names_since = [time.monotonic()]
 
 
 def _division_names(conn: Connection, codes_: set[str]) -> dict[str, str]:
@@ -411,12 +420,17 @@ def _division_names(conn: Connection, codes_: set[str]) -> dict[str, str]:
     wanted = set(codes_) | {c[:9] for c in codes_ if len(c) > 9}
     if not wanted:
         return {}
-    names = {
-        str(c): str(n)
+    db = conn.engine.url.render_as_string(hide_password=True)
+    if time.monotonic() - _names_since[0] > NAMES_TTL_S:
+        _names.clear()
+        _names_since[0] = time.monotonic()
+    missing = sorted(c for c in wanted if (db, c) not in _names)
+    if missing:
         for c, n in conn.execute(
-            select(DIVISIONS.c.code, DIVISIONS.c.name).where(DIVISIONS.c.code.in_(sorted(wanted)))
-        )
-    }
+            select(DIVISIONS.c.code, DIVISIONS.c.name).where(DIVISIONS.c.code.in_(missing))
+        ):
+            _names[(db, str(c))] = str(n)
+    names = {c: _names[(db, c)] for c in wanted if (db, c) in _names}
     out = {}
     for c in codes_:
         own, township = names.get(c, c), names.get(c[:9], "") if len(c) > 9 else ""
@@ -511,7 +525,7 @@ def search_households(
         .offset((page - 1) * page_size)
     )
     counting = select(func.count()).select_from(joined).where(*conds)
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         rows = conn.execute(query).all()
         total = int(conn.execute(counting).scalar_one())
         ids = [int(r[0]) for r in rows]
@@ -611,7 +625,7 @@ def household_detail(
         )
     household_no, division_code = _scoped_place(engine, actor, household_id)
     on = today or dt.date.today()
-    with engine.begin() as conn:
+    with engine.begin() if unmasked else reading(engine) as conn:  # a write only to audit
         versions = _all(
             conn, select(HV).where(HV.c.household_id == household_id).order_by(HV.c.valid_from, HV.c.id)
         )
@@ -857,7 +871,7 @@ def household_assessment(
     require(actor.role, "case.view")
     _scoped_place(engine, actor, household_id)
     day = on or dt.date.today()
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         household, _ = household_input(conn, household_id, day)
     results = assess(household)
     full = explain(household, results)
@@ -939,7 +953,7 @@ def household_feed_matches(
         )
     _, division_code = _scoped_place(engine, actor, household_id)
     day = on or dt.date.today()
-    with engine.begin() as conn:
+    with engine.begin() if unmasked else reading(engine) as conn:  # a write only to audit
         report = check_household(conn, household_id, day)
         if unmasked:
             audit.record(

@@ -7,16 +7,19 @@ resource) and guarded by :mod:`doudi.web.deps`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from doudi.db.engine import make_engine
 from doudi.errors import UserFacingError
@@ -43,53 +46,76 @@ STATUS = {
 }
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        h = response.headers
-        h["Content-Security-Policy"] = CSP
-        h["X-Content-Type-Options"] = "nosniff"
-        h["X-Frame-Options"] = "DENY"
-        h["Referrer-Policy"] = "no-referrer"
-        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        h["Cross-Origin-Opener-Policy"] = "same-origin"
-        if not request.url.path.startswith("/static/"):
-            h["Cache-Control"] = "no-store"
-        if request.url.scheme == "https":
-            h["Strict-Transport-Security"] = "max-age=31536000"
-        return response
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
 
 
-class UploadLimit(BaseHTTPMiddleware):
-    """Refuse a request body over ``max_upload_mb`` before reading it."""
+class SecurityHeaders:
+    """Adds the security headers to every response (a pure ASGI middleware: Starlette's
+    BaseHTTPMiddleware runs each request through a task group and memory streams, which cost
+    more CPU than a simple page)."""
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        limit = request.app.state.settings.max_upload_mb * 1024 * 1024
-        length = request.headers.get("content-length")
-        if (
-            request.method in ("POST", "PUT", "PATCH")
-            and not length
-            and request.headers.get("transfer-encoding")
-        ):
-            # A body of unknown length could not be limited before it is read: ask for its size.
-            return _error(
-                request,
-                UserFacingError(
-                    "length_required",
-                    "request body without content-length refused",
-                    "上传请求缺少文件大小（Content-Length），请使用浏览器或常规客户端重新上传。",
-                ),
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        extra = list(SECURITY_HEADERS)
+        if not scope["path"].startswith("/static/"):
+            extra.append((b"cache-control", b"no-store"))
+        if scope.get("scheme") == "https":
+            extra.append((b"strict-transport-security", b"max-age=31536000"))
+        names = {name for name, _ in extra}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() not in names]
+                message = {**message, "headers": headers + extra}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class UploadLimit:
+    """Refuse a request body over ``max_upload_mb`` before reading it, and a body of unknown
+    length (it could not be limited before it is read)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length", b"").decode("latin-1")
+        refusal = None
+        if not length and b"transfer-encoding" in headers and scope["method"] in ("POST", "PUT", "PATCH"):
+            refusal = UserFacingError(
+                "length_required",
+                "request body without content-length refused",
+                "上传请求缺少文件大小（Content-Length），请使用浏览器或常规客户端重新上传。",
             )
-        if length and length.isdigit() and int(length) > limit:
-            return _error(
-                request,
-                UserFacingError(
+        elif length:
+            limit = scope["app"].state.settings.max_upload_mb * 1024 * 1024
+            if length.isdigit() and int(length) > limit:
+                refusal = UserFacingError(
                     "too_large",
                     f"request body of {length} bytes over the {limit}-byte limit",
                     f"上传的文件超过 {limit // (1024 * 1024)} MB，请分批或压缩后再上传。",
-                ),
-            )
-        return await call_next(request)
+                )
+        if refusal is None:
+            await self.app(scope, receive, send)
+        else:
+            await _error(Request(scope), refusal)(scope, receive, send)
 
 
 def wants_json(request: Request) -> bool:
@@ -116,7 +142,19 @@ def _error(request: Request, exc: UserFacingError) -> Response:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Sync routes run in AnyIO's thread pool (40 threads by default). Many threads on two
+        # cores fight over the GIL, and each wants a database connection: a pool smaller than
+        # the threads opens and closes connections on every request (a PostgreSQL backend each).
+        # A few threads, each with its pooled connections, served 1.7x the requests
+        # (docs/benchmarks.md).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="兜底 Doudi API",
         version="1",
         docs_url=None,  # Swagger UI needs a CDN and inline script: the CSP forbids both
@@ -124,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
     )
     app.state.settings = settings
-    app.state.engine = make_engine(settings.sqlalchemy_url)
+    app.state.engine = make_engine(settings.sqlalchemy_url, pool_size=2 * settings.web_threads)
     app.add_middleware(UploadLimit)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).with_name("static"))), name="static")

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, func, insert, select, update
 
 from doudi.auth import Actor
-from doudi.auth.users import get_actor, verify_password
-from doudi.db.models import LoginAttempt, WebSession
+from doudi.auth.users import verify_password
+from doudi.db.engine import reading
+from doudi.db.models import LoginAttempt, User, WebSession
 from doudi.errors import UserFacingError
 from doudi.settings import Settings
 
@@ -105,20 +106,25 @@ def session_of(engine: Engine, token: str | None) -> Session | None:
     """The live session of a cookie token, or None (unknown, ended, expired, or user disabled)."""
     if not token:
         return None
-    t = WebSession.__table__
-    with engine.connect() as conn:
+    t, u = WebSession.__table__, User.__table__
+    with reading(engine) as conn:  # one query per request: the session and its active user
         row = conn.execute(
-            select(t.c.username, t.c.csrf_token, t.c.expires_at).where(
-                t.c.token_sha256 == _sha(token), t.c.ended_at.is_(None), t.c.expires_at > _now()
+            select(
+                t.c.csrf_token, t.c.expires_at, u.c.username, u.c.role, u.c.division_code, u.c.display_name
+            )
+            .join(u, u.c.username == t.c.username)
+            .where(
+                t.c.token_sha256 == _sha(token),
+                t.c.ended_at.is_(None),
+                t.c.expires_at > _now(),
+                u.c.active.is_(True),
             )
         ).first()
     if row is None:
         return None
-    try:
-        actor = get_actor(engine, row.username)
-    except UserFacingError:
-        return None
-    return Session(actor, row.csrf_token, row.expires_at)
+    return Session(
+        Actor(row.username, row.role, row.division_code, row.display_name), row.csrf_token, row.expires_at
+    )
 
 
 def sign_out(engine: Engine, token: str | None) -> None:

@@ -144,3 +144,24 @@ def test_divisions_in_scope(engine: Engine) -> None:
     codes = [d.code for d in divisions_in_scope(engine, world["worker1"])]
     assert codes[0] == "520102001" and "520102001001" in codes and "520102002001" not in codes
     assert all(c.startswith("520102001") for c in codes)
+
+
+def test_division_names_come_from_memory_and_are_read_again_after_their_ttl(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every page names the villages of its rows; the names are kept in the process for
+    NAMES_TTL_S (they change only when the divisions are imported again)."""
+    from sqlalchemy import update
+
+    from doudi.db.models import DivisionRow
+    from doudi.registry import households
+
+    build_world(engine, with_alerts=False, passwords=())
+    village = "520102001002"
+    before = households.division_names(engine, {village})[village]
+    assert before.startswith("五里冲街道")
+    with engine.begin() as conn:
+        conn.execute(update(DivisionRow).where(DivisionRow.code == village).values(name="五里冲街道新村"))
+    assert households.division_names(engine, {village})[village] == before  # from memory
+    monkeypatch.setattr(households, "NAMES_TTL_S", -1.0)
+    assert households.division_names(engine, {village})[village] == "五里冲街道新村"
