@@ -294,7 +294,8 @@ class Server:
         self._log.close()
 
     def server_errors(self) -> int:
-        """Lines of the server's log that report an exception or a 5xx answer."""
+        """Lines of the server's log that report an exception or a 5xx answer (the latter only
+        with ``--access-log``; the load generator counts every non-200 answer itself)."""
         text = self.log_path.read_text(encoding="utf-8", errors="replace")
         return sum(
             1

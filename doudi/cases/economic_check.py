@@ -43,6 +43,7 @@ from doudi.cases.applications import (
     scoped_row,
 )
 from doudi.db.models import FeedLoad
+from doudi.feeds import store
 from doudi.feeds.contract import FeedContract, default_contracts
 from doudi.periods import Period
 from doudi.programs.engine import shared_connection
@@ -133,14 +134,17 @@ def _fields(contract: FeedContract, row: dict[str, Any]) -> dict[str, Any]:
 
 def _read(paths: list[str], citizen_ids: list[str]) -> list[dict[str, Any]]:
     """The rows of the feed files ``paths`` (one kind) that name one of ``citizen_ids``, in the
-    order of their loads and rows: one query on a pooled DuckDB connection."""
-    paths = [p for p in paths if p and Path(p).is_file()]
-    if not paths or not citizen_ids:
+    order of their loads and rows: one query on a pooled DuckDB connection, over each load's
+    copy sorted by person (a few row groups read per load instead of the whole file)."""
+    files = [Path(p) for p in paths if p and Path(p).is_file()]
+    if not files or not citizen_ids:
         return []
     with shared_connection() as con:
+        sorted_files = [str(store.by_person(con, f, "citizen_id")) for f in files]
         result = con.execute(
-            "SELECT * FROM read_parquet(?) WHERE list_contains(?, citizen_id) ORDER BY period, load_id, row_no",
-            [paths, citizen_ids],
+            "SELECT * FROM read_parquet(?) WHERE citizen_id IN (SELECT unnest(?)) "
+            "ORDER BY period, load_id, row_no",
+            [sorted_files, citizen_ids],
         )
         names = [d[0] for d in result.description]
         return [dict(zip(names, r, strict=True)) for r in result.fetchall()]

@@ -160,7 +160,10 @@ class IncomeItem(Base):
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     import_id: Mapped[int | None] = mapped_column(Integer)
 
-    __table_args__ = (Index("ix_income_items_person", "person_id", "valid_to"),)
+    __table_args__ = (
+        Index("ix_income_items_person", "person_id", "valid_to"),
+        Index("ix_income_items_household", "household_id"),
+    )
 
 
 class PropertyItem(Base):

@@ -5,6 +5,8 @@ Layout under the data directory::
     feeds/<kind>/<YYYY-MM>/load-<id>.parquet          good rows, exactly FeedContract.stored_schema()
     feeds/<kind>/<YYYY-MM>/load-<id>-rejects.csv      quarantine: 行号, 列, 原因 and the original values
     feeds/<kind>/<YYYY-MM>/load-<id>-quality.json     the quality report (also in feed_loads.quality)
+    feeds/<kind>/<YYYY-MM>/load-<id>-by-person.parquet the good rows again, sorted by person, written
+                                                       on the first lookup of one household's members
 
 Every file is written under a temporary name and renamed into place, so a load that fails
 half-way never leaves a file that looks finished. The good rows come out of DuckDB as Arrow
@@ -19,6 +21,7 @@ import csv
 import io
 import json
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -53,6 +56,34 @@ def quality_path(data_dir: Path, kind: str, period: str, load_id: int) -> Path:
 
 def _temporary(path: Path) -> Path:
     return path.with_name(path.name + ".tmp")
+
+
+# Rows per row group of a by-person copy: a lookup of a few citizen IDs reads one or two groups
+# (their min/max statistics skip the rest) instead of every row of the load.
+BY_PERSON_ROWS = 4096
+
+
+def by_person_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}-by-person.parquet")
+
+
+def by_person(con: duckdb.DuckDBPyConnection, path: Path, person_column: str) -> Path:
+    """The stored rows of a load sorted by ``person_column`` in small row groups, for lookups of
+    a household's members (a page, not a batch): written on first use and kept, since a load's
+    file never changes. Several processes may write it at once: each writes its own temporary
+    file and the rename is atomic, so readers see a whole file or none."""
+    target = by_person_path(path)
+    if target.is_file():
+        return target
+    tmp = target.with_name(f"{target.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        con.read_parquet(str(path)).order(f"{person_column}, row_no").write_parquet(
+            str(tmp), compression="zstd", row_group_size=BY_PERSON_ROWS
+        )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
 
 
 def write_good_rows(

@@ -311,3 +311,29 @@ def test_match_rate_against_the_registry(engine: Engine, settings: Settings, tmp
         2,
         0.6,
     )
+
+
+def test_a_loads_by_person_copy_is_sorted_in_small_groups_and_written_once(tmp_path: Path) -> None:
+    """A household's lookup reads each load's copy sorted by person (a few row groups) instead
+    of the whole file; the copy is made on first use and kept (a load's file never changes)."""
+    import duckdb
+    import pyarrow as pa
+
+    n = 3 * store.BY_PERSON_ROWS + 5
+    ids = [f"52010219800101{(n - i) % 10_000:04d}" for i in range(n)]  # descending in row order
+    source = tmp_path / "load-7.parquet"
+    pq.write_table(pa.table({"citizen_id": ids, "row_no": list(range(2, n + 2))}), source)
+    con = duckdb.connect()
+    try:
+        copy = store.by_person(con, source, "citizen_id")
+        assert copy == store.by_person_path(source) and copy.name == "load-7-by-person.parquet"
+        table = pq.read_table(copy)
+        assert table.column("citizen_id").to_pylist() == sorted(ids)
+        assert sorted(table.column("row_no").to_pylist()) == list(range(2, n + 2))  # every row, once
+        assert pq.ParquetFile(copy).metadata.num_row_groups == 4
+        written = copy.stat().st_mtime_ns
+        assert store.by_person(con, source, "citizen_id") == copy
+        assert copy.stat().st_mtime_ns == written
+        assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    finally:
+        con.close()
