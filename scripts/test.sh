@@ -22,7 +22,7 @@ set -euo pipefail
 
 # Extras of the project installed into .venv. Later suites add theirs here (e.g. "test,spark").
 EXTRAS="test,spark"
-APT_PACKAGES=(postgresql fonts-wqy-microhei chromium)
+APT_PACKAGES=(postgresql fonts-wqy-microhei chromium chromium-l10n)
 PYTHON="${PYTHON:-python3}"
 PG_FIRST_PORT=55432
 

@@ -18,6 +18,7 @@ from sqlalchemy import DateTime, Engine, bindparam, text, update
 from doudi import audit
 from doudi.auth.actor import Actor
 from doudi.auth.roles import ROLES, require
+from doudi.auth.scope import OBJECT_LABELS
 from doudi.auth.users import UserError, UserInfo, create_user, get_user, list_users, set_active
 from doudi.db.models import WebSession
 from doudi.errors import UserFacingError
@@ -38,6 +39,8 @@ ACTIONS: dict[str, str] = {
     "api_token_created": "发放接口令牌",
     "api_token_revoked": "吊销接口令牌",
 }
+# Keys of an entry's detail as the audit page names them.
+DETAIL_KEYS: dict[str, str] = {"role": "角色", "scope": "管辖范围"}
 
 
 def accounts(engine: Engine, by: Actor) -> list[UserInfo]:
@@ -139,6 +142,21 @@ class AuditRow:
     @property
     def action_label(self) -> str:
         return ACTIONS.get(self.action, self.action)
+
+    @property
+    def object_label(self) -> str:
+        return OBJECT_LABELS.get(self.object_type, self.object_type)
+
+    @property
+    def detail_labelled(self) -> list[tuple[str, str]] | str | None:
+        """The detail for people: known keys and role codes in Chinese, the rest as stored."""
+        if not isinstance(self.detail, dict):
+            return self.detail
+        out = []
+        for key, value in self.detail.items():
+            shown = ROLES[value].label if key == "role" and value in ROLES else value
+            out.append((DETAIL_KEYS.get(key, key), str(shown)))
+        return out
 
 
 @dataclass(frozen=True)

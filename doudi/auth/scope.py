@@ -20,6 +20,13 @@ OBJECT_LABELS = {
     "attachment": "附件",
     "user": "用户",
     "division": "区划",
+    "household_feeds": "家庭的部门比对数据",
+    "feed_load": "部门数据批次",
+    "feed_quarantine": "隔离数据",
+    "monitor_report": "监测报告",
+    "registry": "名册",
+    "simulation": "测算",
+    "api_token": "接口令牌",
 }
 
 

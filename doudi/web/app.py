@@ -56,18 +56,28 @@ SECURITY_HEADERS = [
 ]
 
 
-class SecurityHeaders:
-    """Adds the security headers to every response (a pure ASGI middleware: Starlette's
+class _HttpMiddleware:
+    """A pure ASGI middleware for HTTP requests (other scopes pass through). Starlette's
     BaseHTTPMiddleware runs each request through a task group and memory streams, which cost
-    more CPU than a simple page)."""
+    more CPU than a simple page."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] == "http":
+            await self.http(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class SecurityHeaders(_HttpMiddleware):
+    """Adds the security headers to every response."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         extra = list(SECURITY_HEADERS)
         if not scope["path"].startswith("/static/"):
             extra.append((b"cache-control", b"no-store"))
@@ -84,17 +94,11 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-class UploadLimit:
+class UploadLimit(_HttpMiddleware):
     """Refuse a request body over ``max_upload_mb`` before reading it, and a body of unknown
     length (it could not be limited before it is read)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope["headers"])
         length = headers.get(b"content-length", b"").decode("latin-1")
         refusal = None

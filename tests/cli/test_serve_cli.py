@@ -89,9 +89,8 @@ def test_serve_writes_an_access_log_when_asked(settings: Settings, engine: Engin
     assert '"GET /login HTTP/1.1" 200' in log.read_text(encoding="utf-8")
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # PostgreSQL: the first test
 def test_several_workers_need_postgres(settings: Settings, engine: Engine) -> None:
-    if settings.sqlalchemy_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL serves several workers (the test above)")
     result = subprocess.run(
         [DOUDI, "serve", "--port", str(_free_port()), "--workers", "2"],
         capture_output=True,

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.pool import NullPool
 
 from doudi.db import engine as engine_module
-from doudi.db.engine import is_postgres, reading
+from doudi.db.engine import reading
 
 
 def _autocommit(conn: Connection) -> bool:
@@ -49,13 +49,13 @@ def test_a_connection_back_from_reading_is_transactional_again(engine: Engine) -
         assert conn.execute(text("SELECT count(*) FROM pool_scratch")).scalar() == 0
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # SQLite has no server connection
 def test_an_idle_connection_that_died_is_replaced_before_use(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A pooled connection idle past IDLE_PING_S is pinged; if its server end is gone (a
     restart, a proxy's timeout) the pool hands out a new one instead of failing the request."""
-    if not is_postgres(engine):
-        pytest.skip("SQLite has no server connection to lose")
     with engine.connect() as conn:
         pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
     other = create_engine(engine.url, poolclass=NullPool)  # not a connection of the pool
@@ -69,10 +69,10 @@ def test_an_idle_connection_that_died_is_replaced_before_use(
         assert conn.execute(text("SELECT pg_backend_pid()")).scalar() != pid
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)  # the ping is PostgreSQL's
 def test_a_busy_connection_is_not_pinged(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     """Within IDLE_PING_S the pool hands a connection out without a round trip."""
-    if not is_postgres(engine):
-        pytest.skip("the ping is PostgreSQL's")
     pings: list[Any] = []
     original = engine.dialect.do_ping
 

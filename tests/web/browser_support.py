@@ -13,6 +13,7 @@ run and never go stale.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -91,7 +92,10 @@ def live_server(settings: Settings) -> Iterator[str]:
 
 
 def launch(playwright: Playwright) -> Browser:
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    # Chromium's own widgets (date fields, file pickers) follow LANGUAGE, not --lang, when
+    # headless; their Chinese strings come from Debian's chromium-l10n (the test command installs it).
+    env = {**os.environ, "LANGUAGE": "zh_CN"}
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, env=env)
 
 
 @dataclass

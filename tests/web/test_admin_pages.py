@@ -149,6 +149,15 @@ def test_the_audit_log_is_searchable_and_append_only(settings: Settings, engine:
     assert "越权访问被拒" in everything and "新增用户" in everything
     by_worker = audit_table(c.get("/admin/audit?who=worker1").text)
     assert "越权访问被拒" in by_worker and "新增用户" not in by_worker
+    # Objects, roles and detail keys in Chinese, not the stored codes.
+    assert (
+        "区划 520103" in by_worker
+        and "角色：乡镇（街道）经办人" in by_worker
+        and "管辖范围：520102001" in by_worker
+    )
+    assert "township_caseworker" not in by_worker and "division" not in by_worker
+    by_type = audit_table(c.get("/admin/audit?object_type=user").text)
+    assert "用户 worker3" in by_type and "越权访问被拒" not in by_type
     created = audit_table(c.get("/admin/audit?action=user_created").text)
     assert "worker3" in created and "越权访问被拒" not in created
     today = dt.date.today()

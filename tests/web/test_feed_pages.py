@@ -70,6 +70,8 @@ def test_upload_shows_the_quality_report_and_the_quarantine_download_is_audited(
     assert 'data-figure="rows_rejected">2<' in report.text and 'data-figure="rows_good">2<' in report.text
     assert "公民身份号码应为18位" in report.text and "结算日期不在本期（2026年11月）内" in report.text
     assert "医保结算11月.csv" in report.text
+    # The column mapping names the contract's fields in Chinese (the code only beside it).
+    assert re.search(r"<td>医保报销金额 <span class=\"muted\">reimbursed</span></td>", report.text)
     with engine.connect() as conn:
         load = conn.execute(select(FeedLoad.__table__).where(FeedLoad.id == load_id)).one()
     assert (load.status, load.actor, load.rows_rejected) == ("active", "analyst", 2)

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from doudi.auth import Actor
 from doudi.auth import admin as svc
+from doudi.auth.scope import OBJECT_LABELS
 from doudi.auth.users import UserError
 from doudi.errors import UserFacingError
 from doudi.feeds.contract import default_contracts
@@ -146,6 +147,7 @@ def audit_page(
         filters=filters,
         more=more,
         actions=svc.ACTIONS,
+        object_types=OBJECT_LABELS,
     )
 
 

@@ -88,10 +88,12 @@ def feed_load_page(
     unchanged: bool = Query(False),
 ) -> Response:
     result = access.load_detail(engine_of(request), actor, load_id)
+    contract = {c.kind: c for c in access.contracts()}.get(result.kind)
     return page(
         request,
         "feeds/detail.html",
         load=result,
+        field_labels={c.name: c.label for c in contract.columns} if contract else {},
         statuses=access.STATUSES,
         can_load=can(actor.role, "feed.load"),
         unchanged=unchanged,
