@@ -81,6 +81,19 @@ PROBLEMS: dict[str, str] = {
 }
 PROBLEM_RANK = {code: n for n, code in enumerate(PROBLEMS, start=1)}
 
+
+def problems_text(counts: dict[str, int]) -> str:
+    """A roll's problem counts for people, by name in the checks' order.
+
+    >>> problems_text({"zero_amount": 4, "dead": 1})
+    '领取人或保障成员已死亡 1 行，金额为0元 4 行'
+    >>> problems_text({})
+    '无'
+    """
+    ordered = sorted(counts.items(), key=lambda kv: PROBLEM_RANK.get(kv[0], len(PROBLEMS) + 1))
+    return "，".join(f"{PROBLEMS.get(k, k)} {v:,} 行" for k, v in ordered) or "无"
+
+
 # Money as whole cents, the same on PostgreSQL (NUMERIC) and SQLite (decimal text).
 CENTS = "CAST(round(CAST({} AS NUMERIC) * 100) AS BIGINT)"
 

@@ -292,11 +292,7 @@ def _print_summary(s: payroll.RollSummary) -> None:
             t.add_row(p.program_label, f"{p.lines:,}", f"{p.persons:,}", _yuan(p.amount))
         common.console.print(t)
     if s.problem_counts:
-        common.console.print(
-            "核查问题："
-            + "，".join(f"{payroll.PROBLEMS.get(k, k)} {v:,} 行" for k, v in s.problem_counts.items())
-            + "。"
-        )
+        common.console.print(f"核查问题：{payroll.problems_text(s.problem_counts)}。")
 
 
 @roll_app.command("generate")

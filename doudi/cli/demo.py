@@ -12,6 +12,7 @@ from doudi.auth.roles import ROLES
 from doudi.cases.demo import DEMO_PASSWORD, DemoCasework, demo_casework
 from doudi.cases.labels import PROGRAMS_SHORT
 from doudi.cases.labels import label as code_label
+from doudi.cases.payroll import problems_text
 from doudi.cli import common
 from doudi.cli.monitor import print_result
 from doudi.cli.programs import print_run
@@ -154,7 +155,7 @@ def print_casework(work: DemoCasework, period: str) -> None:
     common.console.print(t)
     r = work.roll
     state = "新生成并核查" if work.roll_generated else "已存在，未改动"
-    problems = "，".join(f"{k} {v:,}" for k, v in sorted(r.problem_counts.items())) or "无"
+    problems = problems_text(r.problem_counts)
     common.console.print(
         f"{r.county_name} {period} 发放名册（{state}）：{r.lines:,} 行，合计 {r.total:,.2f} 元，"
         f"核查问题 {r.problems:,} 行（{problems}）；状态：{r.status_label}。"
