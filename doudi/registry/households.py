@@ -40,7 +40,7 @@ from doudi import audit
 from doudi.auth.actor import Actor, scope_prefix
 from doudi.auth.roles import require
 from doudi.auth.scope import check, deny
-from doudi.cases.alert_views import EvidenceView, evidence_view
+from doudi.cases.alert_views import EvidenceView, Page, evidence_view
 from doudi.cases.errors import CaseError
 from doudi.cases.households import household_place
 from doudi.cases.labels import ALERT_STATUSES, PROGRAMS_SHORT, RECIPIENT_STATUSES, label
@@ -127,16 +127,7 @@ class HouseholdHit:
         return label(codes.AREA_TYPES, self.area_type)
 
 
-@dataclass(frozen=True)
-class SearchResult:
-    rows: tuple[HouseholdHit, ...]
-    total: int
-    page: int
-    page_size: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+SearchResult = Page[HouseholdHit]  # one page of a household search
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ from doudi.monitor.rules import ACTIONS, ID_PATTERN, SEVERITIES, format_fact, lo
 from doudi.registry.households import division_names, divisions_in_scope, in_scope
 from doudi.web.deps import actor_with, csrf_protect, engine_of, settings_of
 from doudi.web.render import page
+from doudi.web.routes import case_forms
+from doudi.web.routes.case_forms import day, text_or_none
 
 router = APIRouter(dependencies=[Depends(csrf_protect)])
 
@@ -93,40 +95,6 @@ def plain(value: str, what: str) -> str:
             "bad_text", f"{what}: control characters", f"{what}中有不可见的控制字符，请删除后重试。"
         )
     return value
-
-
-def text_or_none(value: str | None) -> str | None:
-    cleaned = (value or "").strip()
-    return cleaned or None
-
-
-def expected(value: str | None) -> int | None:
-    """The ``expected_version`` hidden field (None when absent)."""
-    cleaned = (value or "").strip()
-    if not cleaned:
-        return None
-    if not cleaned.isdigit():
-        raise CaseError(
-            "bad_version", f"bad expected version {value!r}", "页面数据有误（版本号），请刷新后重试。"
-        )
-    return int(cleaned)
-
-
-def day(value: str | None, what: str) -> dt.date | None:
-    """A date field (``2026-12-04``), None when empty.
-
-    >>> day("2026-12-04", "核查日期"), day(" ", "核查日期")
-    (datetime.date(2026, 12, 4), None)
-    """
-    cleaned = (value or "").strip()
-    if not cleaned:
-        return None
-    try:
-        return dt.date.fromisoformat(cleaned)
-    except ValueError:
-        raise CaseError(
-            "bad_date", f"bad date {value!r}", f"{what}“{value}”格式不对，应为 年-月-日，如 2026-12-04。"
-        ) from None
 
 
 def amount(value: str | None, what: str) -> Decimal | None:
@@ -408,7 +376,7 @@ def alert_assign(
         actor,
         alert_id,
         assignee.strip(),
-        expected_version=expected(expected_version),
+        expected_version=case_forms.version(expected_version),
         reason=text_or_none(plain(reason, "说明")),
     )
     return back(request, alert_id, "assigned")
@@ -446,7 +414,7 @@ def alert_verify(
         findings=plain(findings, "核查情况"),
         attachments=attachments,
         data_dir=settings_of(request).data_dir,
-        expected_version=expected(expected_version),
+        expected_version=case_forms.version(expected_version),
     )
     return back(request, alert_id, "verified")
 
@@ -473,7 +441,7 @@ async def alert_decide(
         outcomes.append(
             alert_work.Outcome(kind, reason, amount=money, program=program, from_month=from_month)
         )
-    version = expected(str(form.get("expected_version") or ""))
+    version = case_forms.version(str(form.get("expected_version") or ""))
     await run_in_threadpool(
         alert_work.decide, engine_of(request), actor, alert_id, outcomes, expected_version=version
     )

@@ -13,13 +13,13 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from doudi.auth import Actor
 from doudi.cases.alert_views import MAX_PAGE_SIZE, alert_detail, inbox
 from doudi.monitor.rules import ID_PATTERN
 from doudi.web.deps import engine_of
-from doudi.web.routes.api_common import ERRORS, MAX_BIGINT, MAX_PAGE, PREFIX, Timestamp
+from doudi.web.routes.api_common import ERRORS, MAX_BIGINT, MAX_PAGE, PREFIX, ApiOut, Timestamp
 from doudi.web.tokens import api_reader
 
 api = APIRouter(prefix=f"{PREFIX}/alerts", tags=["预警"], responses=ERRORS)
@@ -27,11 +27,7 @@ api = APIRouter(prefix=f"{PREFIX}/alerts", tags=["预警"], responses=ERRORS)
 _reader = api_reader("case.view")
 
 
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-
-class AlertOut(_Out):
+class AlertOut(ApiOut):
     """An alert as the inbox lists it."""
 
     id: int
@@ -65,7 +61,7 @@ class AlertPageOut(BaseModel):
     pages: int
 
 
-class WorkOut(_Out):
+class WorkOut(ApiOut):
     status: str
     status_label: str
     assignee: str | None
@@ -77,7 +73,7 @@ class WorkOut(_Out):
     version: int
 
 
-class EvidenceOut(_Out):
+class EvidenceOut(ApiOut):
     """A feed row behind the alert, with its source department."""
 
     feed_kind: str
@@ -90,7 +86,7 @@ class EvidenceOut(_Out):
     detail: dict[str, Any]
 
 
-class AttachmentOut(_Out):
+class AttachmentOut(ApiOut):
     id: int
     file_name: str
     size: int
@@ -99,7 +95,7 @@ class AttachmentOut(_Out):
     uploaded_at: Timestamp
 
 
-class VerificationOut(_Out):
+class VerificationOut(ApiOut):
     id: int
     visited_on: dt.date
     visitors: str
@@ -110,7 +106,7 @@ class VerificationOut(_Out):
     attachments: list[AttachmentOut]
 
 
-class DecisionOut(_Out):
+class DecisionOut(ApiOut):
     id: int
     outcome: str
     outcome_label: str
@@ -134,7 +130,7 @@ class EventOut(BaseModel):
     data: dict[str, Any]
 
 
-class AlertDetailOut(_Out):
+class AlertDetailOut(ApiOut):
     """One alert: what was seen (explanation, facts, evidence) and what was done about it."""
 
     id: int

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from doudi.auth.roles import ROLES
 from doudi.web.tokens import Principal, api_principal
@@ -32,6 +32,12 @@ def _zoned(value: dt.datetime) -> dt.datetime:
 Timestamp = Annotated[dt.datetime, AfterValidator(_zoned)]
 """A moment as the API gives it: RFC 3339 with the offset. The database holds the server's local
 time without a zone; the API says which zone that is."""
+
+
+class ApiOut(BaseModel):
+    """An answer read from a service's dataclass (its attributes become the fields)."""
+
+    model_config = ConfigDict(from_attributes=True)
 
 
 class ErrorOut(BaseModel):

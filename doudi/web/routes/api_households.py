@@ -27,7 +27,8 @@ from doudi.registry.households import (
     search_households,
 )
 from doudi.web.deps import engine_of
-from doudi.web.routes.api_common import ERRORS, MAX_BIGINT, MAX_PAGE, PREFIX, Timestamp
+from doudi.web.routes.api_alerts import EvidenceOut
+from doudi.web.routes.api_common import ERRORS, MAX_BIGINT, MAX_PAGE, PREFIX, ApiOut, Timestamp
 from doudi.web.tokens import api_reader
 
 api = APIRouter(prefix=f"{PREFIX}/households", tags=["家庭"], responses=ERRORS)
@@ -36,10 +37,6 @@ _reader = api_reader("case.view")
 
 # Free text may not carry control characters (PostgreSQL refuses NUL in a string).
 _TEXT = r"^[^\x00-\x1f\x7f]*$"
-
-
-class _Out(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 class SearchIn(BaseModel):
@@ -66,7 +63,7 @@ class SearchIn(BaseModel):
     page_size: int = Field(PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
 
 
-class HouseholdHitOut(_Out):
+class HouseholdHitOut(ApiOut):
     household_id: int
     household_no: str
     division_code: str
@@ -93,7 +90,7 @@ class DivisionOut(BaseModel):
     name: str
 
 
-class MemberOut(_Out):
+class MemberOut(ApiOut):
     person_id: int
     name: str = Field(description="姓名（脱敏）")
     citizen_id: str = Field(description="公民身份号码（脱敏）")
@@ -116,7 +113,7 @@ class MemberOut(_Out):
     valid_to: dt.date | None
 
 
-class CategoryOut(_Out):
+class CategoryOut(ApiOut):
     category: str
     label: str
     start_date: dt.date
@@ -124,7 +121,7 @@ class CategoryOut(_Out):
     current: bool
 
 
-class IncomeOut(_Out):
+class IncomeOut(ApiOut):
     person_id: int
     member: str = Field(description="成员姓名（脱敏）")
     relation: str
@@ -136,7 +133,7 @@ class IncomeOut(_Out):
     valid_to: dt.date | None
 
 
-class AssetOut(_Out):
+class AssetOut(ApiOut):
     kind: str
     kind_label: str
     amount: Decimal
@@ -144,7 +141,7 @@ class AssetOut(_Out):
     valid_to: dt.date | None
 
 
-class VersionOut(_Out):
+class VersionOut(ApiOut):
     valid_from: dt.date
     valid_to: dt.date | None
     division_code: str
@@ -155,7 +152,7 @@ class VersionOut(_Out):
     member_count: int
 
 
-class RecipientOut(_Out):
+class RecipientOut(ApiOut):
     id: int
     program: str
     program_label: str
@@ -168,7 +165,7 @@ class RecipientOut(_Out):
     next_review_due: dt.date | None
 
 
-class AlertRefOut(_Out):
+class AlertRefOut(ApiOut):
     id: int
     rule_id: str
     severity: str
@@ -181,19 +178,13 @@ class AlertRefOut(_Out):
     closed_at: Timestamp | None
 
 
-class EvidenceRefOut(_Out):
+class EvidenceRefOut(EvidenceOut):
+    """A feed row behind one of the household's alerts, with its source department."""
+
     alert_id: int
-    feed_kind: str
-    department: str
-    load_id: int
-    period: str
-    row_no: int
-    citizen_id: str = Field(description="公民身份号码（脱敏）")
-    event_date: dt.date | None
-    detail: dict[str, Any]
 
 
-class HouseholdOut(_Out):
+class HouseholdOut(ApiOut):
     """The household's file."""
 
     household_id: int
@@ -217,7 +208,7 @@ class HouseholdOut(_Out):
     evidence: list[EvidenceRefOut]
 
 
-class ProgramOut(_Out):
+class ProgramOut(ApiOut):
     program: str
     name: str
     eligible: bool
@@ -229,7 +220,7 @@ class ProgramOut(_Out):
     parameters: dict[str, Any]
 
 
-class AssessmentOut(_Out):
+class AssessmentOut(ApiOut):
     household_id: int
     on: dt.date
     members: int
@@ -237,7 +228,7 @@ class AssessmentOut(_Out):
     programs: list[ProgramOut]
 
 
-class FeedMatchOut(_Out):
+class FeedMatchOut(ApiOut):
     kind: str
     title: str
     department: str
@@ -251,7 +242,7 @@ class FeedMatchOut(_Out):
     fields: dict[str, Any]
 
 
-class FeedMatchesOut(_Out):
+class FeedMatchesOut(ApiOut):
     household_id: int
     on: dt.date
     sources: list[dict[str, Any]]
