@@ -131,7 +131,11 @@ def whole(value: str | None, what: str) -> int | None:
 
 
 def day(value: str | None, what: str) -> dt.date | None:
-    """A date ``YYYY-MM-DD`` (the browser's date field), or None when left empty."""
+    """A date ``YYYY-MM-DD`` (the browser's date field), or None when left empty.
+
+    >>> day("2026-12-04", "核查日期"), day(" ", "核查日期")
+    (datetime.date(2026, 12, 4), None)
+    """
     cleaned = (value or "").strip()
     if not cleaned:
         return None
